@@ -1,0 +1,250 @@
+import { CacheConfigError, CacheError, CacheKeyError } from './errors';
+import { CacheStack } from './engine/cache_stack';
+import type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
+import { argsKey, limitKeyLength } from './engine/keys';
+import type { CacheOptions, CallOptions } from './engine/options';
+import type { CacheStats } from './engine/stats';
+import {
+  countL1Hit,
+  deliver,
+  fillFromL2,
+  l1Lookup,
+  type Loader,
+  loadThrough,
+  type Scope,
+  storeValue,
+} from './engine/two_tier_handler';
+
+/** A value found in the cache, with where it came from. */
+export interface CacheHit<T> {
+  readonly value: T;
+  readonly layer: CacheLayer;
+}
+
+/**
+ * A cache key: a string, or a list of parts (any serializable values) that is turned into a
+ * stable string, so that `['user', 1, { active: true }]` always names the same entry.
+ */
+export type CacheKey = string | readonly unknown[];
+
+const NAMESPACE_NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * A two-tier cache: an in-process L1 over an optional shared L2, with versioned tags,
+ * single-flight loading and namespaces. Create one per application and pass it around.
+ *
+ * ```ts
+ * const cache = new Cache({ l2: new RedisStore({ url: process.env.REDIS_URL }) });
+ * const user = await cache.getOrLoad(`user:${id}`, () => db.findUser(id), { ttl: '1h', tags: [`user:${id}`] });
+ * await cache.invalidateTags([`user:${id}`]);
+ * ```
+ */
+export class Cache {
+  private readonly stack: CacheStack;
+  private readonly scope: Scope;
+  /** This cache's namespace path (`''` for the root). */
+  readonly namespacePath: string;
+
+  constructor(options?: CacheOptions);
+  /** @internal namespaces share their parent's stack */
+  constructor(
+    options: CacheOptions | undefined,
+    stack: CacheStack,
+    path: string,
+    parentTags: readonly string[],
+  );
+  constructor(options: CacheOptions = {}, stack?: CacheStack, path = '', parentTags: readonly string[] = []) {
+    this.stack = stack ?? new CacheStack(options);
+    this.namespacePath = path;
+    const seg = path === '' ? '_' : path;
+    const p = this.stack.prefix;
+    this.scope = {
+      keyPrefix: `${p}:${seg}:`,
+      tagPrefix: `${p}:__:t:${seg}:`,
+      scopeTags: [...parentTags, `${p}:__:ns:${seg}`],
+    };
+  }
+
+  /**
+   * Returns the cached value of `key`, or runs `loader` once (however many callers ask at the
+   * same time), caches its result and returns it. Loader errors reach every waiting caller and
+   * are never cached. L2 failures are reported on `error` and otherwise ignored.
+   */
+  getOrLoad<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
+    let full: string;
+    try {
+      full = this.fullKey(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const stack = this.stack;
+    const e = l1Lookup(stack, full);
+    if (e !== undefined) {
+      countL1Hit(stack, full);
+      return Promise.resolve(deliver(stack, e.value) as T);
+    }
+    if (stack.closed) return Promise.resolve().then(() => loader(closedContext(full)));
+    return loadThrough(stack, this.scope, full, loader, options);
+  }
+
+  /** Returns the cached value of `key`, or `undefined` on a miss (a cached `null` is returned as `null`). */
+  async get<T = unknown>(key: CacheKey): Promise<T | undefined> {
+    const hit = await this.getEntry<T>(key);
+    return hit?.value;
+  }
+
+  /** Like `get`, but tells a cached `undefined` from a miss, and which tier answered. */
+  async getEntry<T = unknown>(key: CacheKey): Promise<CacheHit<T> | undefined> {
+    const full = this.fullKey(key);
+    const stack = this.stack;
+    const e = l1Lookup(stack, full);
+    if (e !== undefined) {
+      countL1Hit(stack, full);
+      return { value: deliver(stack, e.value) as T, layer: 'l1' };
+    }
+    if (stack.l1 !== undefined) stack.stats.l1Misses++;
+    if (stack.l2 !== undefined && !stack.closed) {
+      const r = await stack.readL2(full);
+      if (r?.kind === 'hit') {
+        const f = fillFromL2(stack, full, r.data, r.remainingMs);
+        if (f !== undefined) return { value: f.value as T, layer: 'l2' };
+      } else if (r?.kind === 'stale') stack.stats.l2Stale++;
+      stack.stats.l2Misses++;
+    }
+    stack.stats.misses++;
+    if (stack.events.hasMiss) stack.events.emit('miss', { key: full });
+    return undefined;
+  }
+
+  /**
+   * Stores `value` under `key` in both tiers, as current now: invalidations made before this
+   * call do not affect it. A value that cannot be serialized is reported on `error`, not thrown.
+   * Resolves to whether the value was cached.
+   */
+  async set<T>(key: CacheKey, value: T, options?: CallOptions<T>): Promise<boolean> {
+    const full = this.fullKey(key);
+    const stack = this.stack;
+    if (stack.closed) return false;
+    const settings = stack.resolve(options);
+    const seq = await stack.captureSeq();
+    const f = await storeValue(stack, this.scope, full, value, seq, settings, undefined);
+    return f.cached;
+  }
+
+  /** Removes `key` from both tiers. Rejects if L2 could not be reached (L1 is cleared regardless). */
+  async delete(key: CacheKey): Promise<void> {
+    const full = this.fullKey(key);
+    const stack = this.stack;
+    stack.l1?.delete(full);
+    stack.stats.deletes++;
+    stack.events.emit('delete', { key: full });
+    const l2 = stack.l2;
+    if (l2 !== undefined) await stack.strict('l2.delete', full, () => l2.delete([full]));
+  }
+
+  /**
+   * Invalidates every entry carrying any of `tags`, in this namespace. O(1) per tag: versions
+   * are bumped, nothing is scanned or deleted. Rejects if L2 could not be reached; this process's
+   * L1 honours the invalidation regardless.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    if (!Array.isArray(tags)) throw new CacheConfigError('tags', tags, 'expected an array of tag names');
+    const keys = tags.map((t, i) => {
+      if (typeof t !== 'string' || t === '')
+        throw new CacheConfigError(`tags[${i}]`, t, 'a tag must be a non-empty string');
+      return this.scope.tagPrefix + t;
+    });
+    await this.bump(keys);
+    this.stack.events.emit('invalidate', { tags, namespace: this.namespacePath });
+  }
+
+  /** Empties this namespace (and the namespaces under it) by bumping its version: O(1), no scan. */
+  async clear(): Promise<void> {
+    await this.bump([this.scope.scopeTags[this.scope.scopeTags.length - 1]]);
+    this.stack.events.emit('invalidate', { tags: [], namespace: this.namespacePath });
+  }
+
+  /**
+   * A view of this cache whose keys and tags live apart: `users.getOrLoad('1', …)` never meets
+   * `orders.getOrLoad('1', …)`. Namespaces share tiers, stats and events with their parent.
+   */
+  namespace(name: string): Cache {
+    if (typeof name !== 'string' || !NAMESPACE_NAME.test(name) || name.startsWith('_')) {
+      throw new CacheConfigError(
+        'namespace',
+        name,
+        'expected letters, digits, - and _ (not starting with _)',
+      );
+    }
+    const path = this.namespacePath === '' ? name : `${this.namespacePath}.${name}`;
+    return new Cache(undefined, this.stack, path, this.scope.scopeTags);
+  }
+
+  /** Counters and sizes of this cache (shared with its namespaces). */
+  stats(): CacheStats {
+    const l1 = this.stack.l1;
+    return this.stack.stats.snapshot(l1?.size ?? 0, l1?.calculatedSize ?? 0);
+  }
+
+  /** Subscribes to a cache event. */
+  on<E extends CacheEventName>(event: E, listener: (payload: CacheEventMap[E]) => void): this {
+    this.stack.events.on(event, listener);
+    return this;
+  }
+
+  /** Unsubscribes from a cache event. */
+  off<E extends CacheEventName>(event: E, listener: (payload: CacheEventMap[E]) => void): this {
+    this.stack.events.off(event, listener);
+    return this;
+  }
+
+  /**
+   * Stops the cache: later `getOrLoad` calls run their loader directly, and the L2 store is closed.
+   * Call it once, on the root cache, at shutdown.
+   */
+  async close(): Promise<void> {
+    const stack = this.stack;
+    if (stack.closed) return;
+    stack.closed = true;
+    await Promise.allSettled([...stack.inflight.values()]);
+    stack.l1?.clear();
+    await stack.l2?.close();
+  }
+
+  private async bump(keys: string[]): Promise<void> {
+    const stack = this.stack;
+    if (stack.closed) throw new CacheError('the cache is closed; the invalidation was not recorded');
+    stack.stats.invalidations += keys.length;
+    const l2 = stack.l2;
+    if (l2 === undefined) {
+      const v = stack.mirror.nextLocal();
+      for (const k of keys) stack.mirror.note(k, v);
+      return;
+    }
+    const r = await stack.attempt(
+      'l2.invalidate',
+      undefined,
+      () => l2.invalidate(stack.seqKey, keys, stack.tagVersionTtl),
+      stack.l2WriteTimeout,
+    );
+    // Locally the invalidation holds either way; on failure a version above anything seen
+    // makes this process's L1 drop the entries, and the caller learns L2 did not.
+    const v = r.ok ? r.value : stack.mirror.nextLocal();
+    for (const k of keys) stack.mirror.note(k, v);
+    if (!r.ok) throw r.error;
+  }
+
+  private fullKey(input: CacheKey): string {
+    let key: string;
+    if (typeof input === 'string') key = input;
+    else if (Array.isArray(input)) key = argsKey(input);
+    else throw new CacheKeyError('key', `expected a string or an array of key parts, got ${typeof input}`);
+    if (key === '') throw new CacheKeyError('key', 'the key is empty');
+    const max = this.stack.maxKeyLength;
+    return this.scope.keyPrefix + (key.length > max ? limitKeyLength(key, max) : key);
+  }
+}
+
+function closedContext(key: string) {
+  return { key, setTtl() {}, addTags() {} };
+}

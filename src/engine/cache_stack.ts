@@ -1,0 +1,393 @@
+import { LRUCache } from 'lru-cache';
+import {
+  CacheConfigError,
+  type CacheError,
+  CacheSerializationError,
+  CacheStoreError,
+  CacheTimeoutError,
+} from '../errors';
+import type { L2Read, Store } from '../stores/store';
+import { compress, decompress } from './compression';
+import { parseDuration } from './duration';
+import {
+  compressionFlag,
+  compressionOf,
+  decodeEntry,
+  encodeEntry,
+  type EntryHeader,
+  type L1Entry,
+} from './entry';
+import { CacheEvents } from './events';
+import {
+  type CacheOptions,
+  type CallOptions,
+  type ResolvedEntry,
+  positiveInt,
+  resolveEntry,
+} from './options';
+import { jsonSerializer, msgpackSerializer, type Serializer } from './serializer';
+import { StatsCounters } from './stats';
+import { TagMirror } from './tag_versions';
+
+/** The outcome of an L2 operation that never rejects. */
+export type Attempt<T> = { ok: true; value: T } | { ok: false; error: CacheError };
+
+/** A decoded value, or the reason there is none. */
+type Decoded = { ok: true; value: unknown } | { ok: false };
+
+/**
+ * The state a cache and all of its namespaces share: both tiers, the tag mirror, in-flight
+ * loads, counters and events. It coordinates the tiers; it knows nothing of decorators or ORMs.
+ */
+export class CacheStack {
+  readonly prefix: string;
+  /** Key of the L2 invalidation sequence. */
+  readonly seqKey: string;
+  readonly l1: LRUCache<string, L1Entry> | undefined;
+  readonly l2: Store | undefined;
+  readonly shared: boolean;
+  readonly mirror: TagMirror;
+  readonly stats = new StatsCounters();
+  readonly events = new CacheEvents();
+  /** Loads in progress, by full key: concurrent callers share one. */
+  readonly inflight = new Map<string, Promise<Flight>>();
+  /** L2 reads in progress, by full key. */
+  private readonly l2Reads = new Map<string, Promise<L2Read | undefined>>();
+  readonly serializer: Serializer;
+  readonly compression: { algorithm: 'gzip' | 'brotli'; threshold: number } | undefined;
+  readonly maxEntryBytes: number;
+  readonly maxKeyLength: number;
+  readonly tagVersionTtl: number;
+  readonly l2Timeout: number;
+  readonly l2WriteTimeout: number;
+  readonly defaults: ResolvedEntry;
+  private readonly policies = new Map<string, ResolvedEntry>();
+  /** Resolved call options, by the options object itself: decorators pass the same object every call. */
+  private readonly resolved = new WeakMap<object, ResolvedEntry>();
+  closed = false;
+
+  constructor(options: CacheOptions) {
+    const prefix = options.prefix ?? 'cachekit';
+    if (typeof prefix !== 'string' || prefix === '' || /\s/.test(prefix)) {
+      throw new CacheConfigError('prefix', prefix, 'expected a non-empty string without spaces');
+    }
+    this.prefix = prefix;
+    this.seqKey = `${prefix}:__:seq`;
+    this.tagVersionTtl = parseDuration('tagVersionTtl', options.tagVersionTtl ?? '30d');
+    this.maxEntryBytes = positiveInt('maxEntryBytes', options.maxEntryBytes, 1024 * 1024);
+    this.maxKeyLength = positiveInt('maxKeyLength', options.maxKeyLength, 200);
+    if (this.maxKeyLength < 64)
+      throw new CacheConfigError('maxKeyLength', options.maxKeyLength, 'must be at least 64');
+    this.mirror = new TagMirror(positiveInt('maxMirroredTags', options.maxMirroredTags, 100_000));
+    this.serializer = resolveSerializer(options.serializer);
+    this.compression = resolveCompression(options.compression);
+
+    const l1 = options.l1;
+    if (l1 !== false && l1 !== undefined && (typeof l1 !== 'object' || l1 === null)) {
+      throw new CacheConfigError('l1', l1, 'expected L1 options or false');
+    }
+    this.shared = l1 ? l1.shared === true : false;
+    this.l1 =
+      l1 === false
+        ? undefined
+        : new LRUCache<string, L1Entry>({
+            max: positiveInt('l1.maxEntries', l1?.maxEntries, 10_000),
+            maxSize: positiveInt('l1.maxBytes', l1?.maxBytes, 64 * 1024 * 1024),
+            dispose: (_v, _k, reason) => {
+              if (reason === 'evict') this.stats.l1Evictions++;
+            },
+          });
+
+    const l2 = options.l2;
+    if (l2 === undefined) {
+      this.l2 = undefined;
+      this.l2Timeout = this.l2WriteTimeout = 0;
+    } else if (isStore(l2)) {
+      this.l2 = l2;
+      this.l2Timeout = 100;
+      this.l2WriteTimeout = 1000;
+    } else if (l2 && typeof l2 === 'object' && isStore(l2.store)) {
+      this.l2 = l2.store;
+      this.l2Timeout = parseDuration('l2.timeout', l2.timeout ?? 100);
+      this.l2WriteTimeout = parseDuration('l2.writeTimeout', l2.writeTimeout ?? 1000);
+    } else {
+      throw new CacheConfigError('l2', l2, 'expected a Store (RedisStore, KeyvStore) or { store }');
+    }
+    if (!this.l1 && !this.l2)
+      throw new CacheConfigError('l1', l1, 'a cache needs at least one tier: enable L1 or give an L2');
+
+    this.defaults = this.checkMaxTtl('', resolveEntry('', options, undefined));
+    for (const [name, policy] of Object.entries(options.policies ?? {})) {
+      if (!policy || typeof policy !== 'object') {
+        throw new CacheConfigError(`policies.${name}`, policy, 'expected an object of entry options');
+      }
+      this.policies.set(
+        name,
+        this.checkMaxTtl(`policies.${name}.`, resolveEntry(`policies.${name}.`, policy, this.defaults)),
+      );
+    }
+  }
+
+  /** Entry settings for a call: cached by options object, so a decorator's options are validated once. */
+  resolve(options: CallOptions<any> | undefined): ResolvedEntry {
+    if (options === undefined) return this.defaults;
+    let r = this.resolved.get(options);
+    if (r !== undefined) return r;
+    let base = this.defaults;
+    if (options.policy !== undefined) {
+      const p = this.policies.get(options.policy);
+      if (!p) {
+        throw new CacheConfigError(
+          'policy',
+          options.policy,
+          `no such policy; known: ${[...this.policies.keys()].join(', ') || 'none'}`,
+        );
+      }
+      base = p;
+    }
+    r = this.checkMaxTtl('', resolveEntry('', options, base));
+    this.resolved.set(options, r);
+    return r;
+  }
+
+  /** Reports a failure the caller does not see: counted, and emitted to `error` listeners. */
+  report(error: CacheError, operation: string, key?: string): void {
+    this.events.emit('error', { error, operation, key });
+  }
+
+  /**
+   * Runs an L2 operation with a time limit. Failures and time-outs are counted and reported,
+   * and come back as a value, never as a rejection: the cache is never required.
+   */
+  attempt<T>(
+    operation: string,
+    key: string | undefined,
+    op: () => Promise<T>,
+    timeoutMs: number,
+  ): Promise<Attempt<T>> {
+    return new Promise<Attempt<T>>((resolve) => {
+      let done = false;
+      const fail = (error: CacheError) => {
+        this.stats.l2Errors++;
+        this.report(error, operation, key);
+        resolve({ ok: false, error });
+      };
+      const timer = setTimeout(() => {
+        if (done) return;
+        done = true;
+        this.stats.l2Timeouts++;
+        fail(new CacheTimeoutError(operation, timeoutMs, key));
+      }, timeoutMs);
+      let p: Promise<T>;
+      try {
+        p = op();
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      p.then(
+        (value) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          resolve({ ok: true, value });
+        },
+        (err) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          fail(new CacheStoreError(operation, key, err));
+        },
+      );
+    });
+  }
+
+  /** `attempt`, keeping only the value: `undefined` when L2 failed. */
+  async guard<T>(
+    operation: string,
+    key: string | undefined,
+    op: () => Promise<T>,
+    timeoutMs: number,
+  ): Promise<T | undefined> {
+    const r = await this.attempt(operation, key, op, timeoutMs);
+    return r.ok ? r.value : undefined;
+  }
+
+  /** `attempt` for invalidations: their loss must reach the caller, so a failure rejects. */
+  async strict<T>(operation: string, key: string | undefined, op: () => Promise<T>): Promise<T> {
+    const r = await this.attempt(operation, key, op, this.l2WriteTimeout);
+    if (!r.ok) throw r.error;
+    return r.value;
+  }
+
+  /** An L2 read with tag check, shared by concurrent callers of one key. */
+  readL2(key: string): Promise<L2Read | undefined> {
+    let p = this.l2Reads.get(key);
+    if (p !== undefined) return p;
+    const store = this.l2!;
+    p = this.guard(
+      'l2.read',
+      key,
+      () => (store.readValidated ? store.readValidated(key, this.seqKey) : this.genericRead(store, key)),
+      this.l2Timeout,
+    );
+    this.l2Reads.set(key, p);
+    void p.then(() => this.l2Reads.delete(key));
+    return p;
+  }
+
+  /** The invalidation sequence to capture before loading. */
+  async captureSeq(): Promise<number> {
+    if (!this.l2) return this.mirror.captureLocal();
+    const s = await this.guard(
+      'l2.captureSeq',
+      undefined,
+      () => this.l2!.captureSeq(this.seqKey),
+      this.l2Timeout,
+    );
+    if (s === undefined) return this.mirror.captureLocal(); // an underestimate: only ever makes entries look older
+    this.mirror.observeSeq(s);
+    return s;
+  }
+
+  /** Decodes an L2 entry into a value; anything unreadable is reported and treated as a miss. */
+  decode(key: string, data: Buffer): { value: unknown; header: EntryHeader } | undefined {
+    const entry = decodeEntry(data);
+    if (!entry) {
+      this.report(new CacheSerializationError(key, 'entry', 'not a cachekit entry'), 'decode', key);
+      return undefined;
+    }
+    if (entry.header.c !== this.serializer.name) {
+      this.report(
+        new CacheSerializationError(
+          key,
+          'entry',
+          `written by serializer "${entry.header.c}", this cache uses "${this.serializer.name}"`,
+        ),
+        'decode',
+        key,
+      );
+      return undefined;
+    }
+    const d = this.decodePayload(key, entry.payload, entry.header);
+    return d.ok ? { value: d.value, header: entry.header } : undefined;
+  }
+
+  private decodePayload(key: string, payload: Buffer, header: EntryHeader): Decoded {
+    try {
+      return { ok: true, value: this.serializer.decode(decompress(payload, compressionOf(header.z))) };
+    } catch (err) {
+      this.stats.serializationErrors++;
+      this.report(
+        new CacheSerializationError(key, 'value', (err as Error).message, { cause: err }),
+        'decode',
+        key,
+      );
+      return { ok: false };
+    }
+  }
+
+  /** Serializes a value, or reports why it cannot be cached. */
+  encode(key: string, value: unknown): Buffer | undefined {
+    let payload: Buffer;
+    try {
+      payload = this.serializer.encode(value);
+    } catch (err) {
+      this.stats.serializationErrors++;
+      const e =
+        err instanceof CacheSerializationError
+          ? new CacheSerializationError(key, err.path, err.reason, { cause: err })
+          : new CacheSerializationError(key, 'value', (err as Error)?.message ?? String(err), { cause: err });
+      this.report(e, 'encode', key);
+      return undefined;
+    }
+    if (payload.length > this.maxEntryBytes) {
+      this.stats.oversize++;
+      return undefined;
+    }
+    return payload;
+  }
+
+  /** Builds the L2 bytes of an entry. */
+  frame(header: EntryHeader, payload: Buffer): Buffer {
+    const c = compress(payload, this.compression);
+    const z = compressionFlag(c.algorithm);
+    if (z) header.z = z;
+    return encodeEntry(header, c.bytes);
+  }
+
+  private async genericRead(store: Store, key: string): Promise<L2Read> {
+    const v = await store.get(key);
+    if (v === undefined) return { kind: 'miss', seq: undefined };
+    const entry = decodeEntry(v.data);
+    if (!entry) return { kind: 'miss', seq: undefined };
+    const tags = entry.header.t;
+    if (tags !== undefined && tags.length > 0) {
+      const versions = await store.getVersions(tags);
+      for (let i = 0; i < versions.length; i++) {
+        if (versions[i] > entry.header.s)
+          return { kind: 'stale', seq: undefined, data: v.data, remainingMs: v.remainingMs };
+      }
+    }
+    const sl = entry.header.sl;
+    if (sl !== undefined && sl > 0)
+      void this.guard('l2.touch', key, () => store.touch(key, sl), this.l2WriteTimeout);
+    return { kind: 'hit', data: v.data, remainingMs: v.remainingMs };
+  }
+
+  private checkMaxTtl(path: string, r: ResolvedEntry): ResolvedEntry {
+    if (typeof r.ttl.ttl === 'number' && r.ttl.ttl > this.tagVersionTtl) {
+      throw new CacheConfigError(
+        `${path}ttl`,
+        r.ttl.ttl,
+        `must not exceed tagVersionTtl (${this.tagVersionTtl} ms): an entry must not outlive the record of its invalidation`,
+      );
+    }
+    return r;
+  }
+}
+
+/** The outcome of one load, shared by every caller that waited on it. */
+export interface Flight {
+  /** What the loader (or L2) returned: handed to the caller that started the flight. */
+  readonly value: unknown;
+  /** The copy kept in L1, which waiters clone; undefined when the value was not cacheable. */
+  readonly stored: unknown;
+  readonly cached: boolean;
+}
+
+function isStore(x: unknown): x is Store {
+  return !!x && typeof (x as Store).get === 'function' && typeof (x as Store).invalidate === 'function';
+}
+
+function resolveSerializer(s: CacheOptions['serializer']): Serializer {
+  if (s === undefined || s === 'json') return jsonSerializer;
+  if (s === 'msgpack') return msgpackSerializer();
+  if (
+    s &&
+    typeof s === 'object' &&
+    typeof s.encode === 'function' &&
+    typeof s.decode === 'function' &&
+    typeof s.name === 'string'
+  )
+    return s;
+  throw new CacheConfigError(
+    'serializer',
+    s,
+    "expected 'json', 'msgpack' or a Serializer { name, encode, decode }",
+  );
+}
+
+function resolveCompression(c: CacheOptions['compression']): CacheStack['compression'] {
+  if (c === undefined || c === false) return undefined;
+  if (typeof c !== 'object' || c === null)
+    throw new CacheConfigError('compression', c, 'expected { algorithm?, threshold? } or false');
+  const algorithm = c.algorithm ?? 'gzip';
+  if (algorithm !== 'gzip' && algorithm !== 'brotli') {
+    throw new CacheConfigError('compression.algorithm', algorithm, "expected 'gzip' or 'brotli'");
+  }
+  const threshold = c.threshold ?? 1024;
+  if (typeof threshold !== 'number' || !Number.isInteger(threshold) || threshold < 0) {
+    throw new CacheConfigError('compression.threshold', threshold, 'expected a byte count ≥ 0');
+  }
+  return { algorithm, threshold };
+}

@@ -1,0 +1,35 @@
+import { CacheConfigError } from '../errors';
+import { type Duration, parseDuration } from './duration';
+
+/** Handed to every loader: lets it shape the entry it is producing. */
+export interface LoadContext {
+  /** The full cache key being loaded. */
+  readonly key: string;
+  /** Overrides the entry's TTL, e.g. from an HTTP `max-age` the loader saw. */
+  setTtl(ttl: Duration): void;
+  /**
+   * Adds tags found while loading. Safe even though they are learned late: the entry's
+   * invalidation sequence was captured before the loader started.
+   */
+  addTags(...tags: string[]): void;
+}
+
+/** The concrete context; its fields are read by the engine after the loader settles. */
+export class LoadContextImpl implements LoadContext {
+  ttl: number | undefined;
+  tags: string[] | undefined;
+
+  constructor(readonly key: string) {}
+
+  setTtl(ttl: Duration): void {
+    this.ttl = parseDuration('ctx.setTtl', ttl, true);
+  }
+
+  addTags(...tags: string[]): void {
+    for (const t of tags) {
+      if (typeof t !== 'string' || t === '')
+        throw new CacheConfigError('ctx.addTags', t, 'a tag must be a non-empty string');
+    }
+    (this.tags ??= []).push(...tags);
+  }
+}

@@ -1,0 +1,139 @@
+import { CacheConfigError } from '../errors';
+import type { Store } from '../stores/store';
+import { type Duration, parseDuration } from './duration';
+import type { CompressionAlgorithm } from './compression';
+import type { Serializer } from './serializer';
+import { type ResolvedTtl, type TtlOption, resolveJitter, resolveTtlOption } from './ttl';
+
+/** Tags of an entry: fixed names, or computed from the loaded value. */
+export type TagsOption<T = unknown> = readonly string[] | ((value: T) => readonly string[]);
+
+/** Per-entry settings, usable per call, in a named policy, or as cache-wide defaults. */
+export interface EntryOptions<T = unknown> {
+  /** Time to live: ms, `'5m'`-style, or a function of the value. Default `'5m'`. */
+  ttl?: TtlOption<T>;
+  /** Spread expirations by ± this fraction of the TTL, e.g. `0.1`. Default 0. */
+  jitter?: number;
+  /** Reset the TTL on every read (L1 and L2). Default false. */
+  sliding?: boolean;
+  /** TTL for `null`/`undefined` results, or `false` not to cache them. Default `'30s'` (capped at the TTL). */
+  negativeTtl?: Duration | false;
+  /** Tags whose invalidation drops this entry. */
+  tags?: TagsOption<T>;
+}
+
+/** Options of one `getOrLoad`/`set` call. */
+export interface CallOptions<T = unknown> extends EntryOptions<T> {
+  /** Name of a policy from `CacheOptions.policies`; call options override it. */
+  policy?: string;
+}
+
+/** L1 (in-process) settings. */
+export interface L1Options {
+  /** Most entries kept. Default 10,000. */
+  maxEntries?: number;
+  /** Most bytes kept, measured as each entry's serialized size. Default 64 MiB. */
+  maxBytes?: number;
+  /**
+   * Return the stored object itself on a hit instead of a copy. Faster, but a caller that
+   * mutates a result corrupts it for everyone: use only for read-only data. Default false.
+   */
+  shared?: boolean;
+}
+
+/** L2 (shared store) settings. */
+export interface L2Options {
+  /** The store: `RedisStore` from `cachekit/redis`, `KeyvStore` from `cachekit/keyv`, or your own. */
+  store: Store;
+  /** Longest wait for an L2 read before the call goes on without it. Default `'100ms'`. */
+  timeout?: Duration;
+  /** Longest wait for an L2 write or invalidation. Default `'1s'`. */
+  writeTimeout?: Duration;
+}
+
+/** Compression of L2 payloads. */
+export interface CompressionSettings {
+  /** Default `'gzip'`. */
+  algorithm?: CompressionAlgorithm;
+  /** Payloads at least this many bytes are compressed. Default 1024. */
+  threshold?: number;
+}
+
+/** Options of `new Cache(...)`. Every one has a default. */
+export interface CacheOptions extends EntryOptions {
+  /** First segment of every key, so that applications can share a Redis. Default `'cachekit'`. */
+  prefix?: string;
+  /** The in-process tier, or `false` for none. Default on. */
+  l1?: L1Options | false;
+  /** The shared tier. Default none (memory only). */
+  l2?: Store | L2Options;
+  /** Named entry settings, e.g. `{ session: { ttl: '30m', sliding: true } }`. */
+  policies?: Record<string, EntryOptions<any>>;
+  /** `'json'` (default: keeps Date, BigInt, Map, Set, Buffer), `'msgpack'`, or your own. */
+  serializer?: 'json' | 'msgpack' | Serializer;
+  /** Compress large L2 payloads. Default off. */
+  compression?: CompressionSettings | false;
+  /** Values whose serialized size exceeds this are not cached (the caller still gets them). Default 1 MiB. */
+  maxEntryBytes?: number;
+  /** Keys longer than this are hashed, keeping a readable head. Default 200. */
+  maxKeyLength?: number;
+  /**
+   * How long tag versions are remembered in L2. It is also the longest TTL an entry may have,
+   * since an entry must not outlive the record of its invalidation. Default `'30d'`.
+   */
+  tagVersionTtl?: Duration;
+  /** Most tag versions mirrored in process. Default 100,000. */
+  maxMirroredTags?: number;
+}
+
+/** Entry settings after validation. */
+export interface ResolvedEntry {
+  readonly ttl: ResolvedTtl;
+  readonly tags: TagsOption<any> | undefined;
+}
+
+/** Validates a positive integer option. */
+export function positiveInt(option: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new CacheConfigError(option, value, 'expected a positive integer');
+  }
+  return value;
+}
+
+/** Resolves entry options on top of a base, validating each one under its option path. */
+export function resolveEntry(
+  path: string,
+  opts: EntryOptions<any>,
+  base: ResolvedEntry | undefined,
+): ResolvedEntry {
+  const b = base?.ttl;
+  const ttl = opts.ttl !== undefined ? resolveTtlOption(`${path}ttl`, opts.ttl) : (b?.ttl ?? 300_000);
+  const jitter = opts.jitter !== undefined ? resolveJitter(`${path}jitter`, opts.jitter) : (b?.jitter ?? 0);
+  if (opts.sliding !== undefined && typeof opts.sliding !== 'boolean') {
+    throw new CacheConfigError(`${path}sliding`, opts.sliding, 'expected true or false');
+  }
+  const sliding = opts.sliding ?? b?.sliding ?? false;
+  let negativeTtl: number;
+  if (opts.negativeTtl === false) negativeTtl = 0;
+  else if (opts.negativeTtl !== undefined)
+    negativeTtl = parseDuration(`${path}negativeTtl`, opts.negativeTtl);
+  else negativeTtl = b?.negativeTtl ?? 30_000;
+  if (typeof ttl === 'number' && opts.negativeTtl === undefined) negativeTtl = Math.min(negativeTtl, ttl);
+  let tags = base?.tags;
+  if (opts.tags !== undefined) {
+    if (typeof opts.tags !== 'function') validateTags(`${path}tags`, opts.tags);
+    tags = opts.tags;
+  }
+  return { ttl: { ttl, jitter, sliding, negativeTtl }, tags };
+}
+
+/** Checks that tags are an array of non-empty strings. */
+export function validateTags(option: string, tags: unknown): asserts tags is readonly string[] {
+  if (!Array.isArray(tags)) throw new CacheConfigError(option, tags, 'expected an array of tag names');
+  for (let i = 0; i < tags.length; i++) {
+    if (typeof tags[i] !== 'string' || tags[i] === '') {
+      throw new CacheConfigError(`${option}[${i}]`, tags[i], 'a tag must be a non-empty string');
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/** Upper bounds (ms) of the load-time histogram buckets; the last bucket is everything above. */
+export const LOAD_TIME_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] as const;
+
+/** A snapshot of a cache's counters, as returned by `cache.stats()`. */
+export interface CacheStats {
+  /** Hits from either layer. */
+  hits: number;
+  /** Calls that found no usable entry in any layer. */
+  misses: number;
+  /** hits / (hits + misses), or 0 before any lookup. */
+  hitRatio: number;
+  l1: { hits: number; misses: number; entries: number; bytes: number; evictions: number };
+  l2: { hits: number; misses: number; stale: number; errors: number; timeouts: number };
+  /** Loader runs. */
+  loads: number;
+  /** Loader runs that threw or rejected. */
+  loadErrors: number;
+  /** Loader durations: count, total and cumulative-free buckets (`le` in ms; `Infinity` is the overflow). */
+  loadTime: { count: number; sumMs: number; buckets: { le: number; count: number }[] };
+  sets: number;
+  deletes: number;
+  invalidations: number;
+  /** Values not cached because they exceeded `maxEntryBytes`. */
+  oversize: number;
+  /** Values not cached because they could not be serialized. */
+  serializationErrors: number;
+  /** Callers that waited on another caller's load instead of loading themselves. */
+  coalesced: number;
+}
+
+/** Mutable counters behind `CacheStats`; shared by a cache and all its namespaces. */
+export class StatsCounters {
+  l1Hits = 0;
+  l1Misses = 0;
+  l1Evictions = 0;
+  l2Hits = 0;
+  l2Misses = 0;
+  l2Stale = 0;
+  l2Errors = 0;
+  l2Timeouts = 0;
+  loads = 0;
+  loadErrors = 0;
+  loadSumMs = 0;
+  readonly loadBuckets = new Array<number>(LOAD_TIME_BUCKETS_MS.length + 1).fill(0);
+  sets = 0;
+  deletes = 0;
+  invalidations = 0;
+  oversize = 0;
+  serializationErrors = 0;
+  coalesced = 0;
+  hits = 0;
+  misses = 0;
+
+  /** Records one loader run's duration. */
+  recordLoad(ms: number): void {
+    this.loads++;
+    this.loadSumMs += ms;
+    let i = 0;
+    while (i < LOAD_TIME_BUCKETS_MS.length && ms > LOAD_TIME_BUCKETS_MS[i]) i++;
+    this.loadBuckets[i]++;
+  }
+
+  /** Builds the public snapshot; L1 size figures come from the L1 itself. */
+  snapshot(l1Entries: number, l1Bytes: number): CacheStats {
+    const lookups = this.hits + this.misses;
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      hitRatio: lookups === 0 ? 0 : this.hits / lookups,
+      l1: {
+        hits: this.l1Hits,
+        misses: this.l1Misses,
+        entries: l1Entries,
+        bytes: l1Bytes,
+        evictions: this.l1Evictions,
+      },
+      l2: {
+        hits: this.l2Hits,
+        misses: this.l2Misses,
+        stale: this.l2Stale,
+        errors: this.l2Errors,
+        timeouts: this.l2Timeouts,
+      },
+      loads: this.loads,
+      loadErrors: this.loadErrors,
+      loadTime: {
+        count: this.loads,
+        sumMs: this.loadSumMs,
+        buckets: this.loadBuckets.map((count, i) => ({ le: LOAD_TIME_BUCKETS_MS[i] ?? Infinity, count })),
+      },
+      sets: this.sets,
+      deletes: this.deletes,
+      invalidations: this.invalidations,
+      oversize: this.oversize,
+      serializationErrors: this.serializationErrors,
+      coalesced: this.coalesced,
+    };
+  }
+}

@@ -1,0 +1,29 @@
+export { Cache, type CacheHit, type CacheKey } from './cache';
+export type {
+  CacheOptions,
+  CallOptions,
+  EntryOptions,
+  L1Options,
+  L2Options,
+  CompressionSettings,
+  TagsOption,
+} from './engine/options';
+export type { Duration } from './engine/duration';
+export { parseDuration } from './engine/duration';
+export type { TtlOption } from './engine/ttl';
+export type { LoadContext } from './engine/load_context';
+export type { Loader } from './engine/two_tier_handler';
+export type { CacheStats } from './engine/stats';
+export type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
+export type { Serializer } from './engine/serializer';
+export { jsonSerializer, msgpackSerializer } from './engine/serializer';
+export { stableKey, argsKey } from './engine/keys';
+export type { Store, StoredValue, L2Read } from './stores/store';
+export {
+  CacheError,
+  CacheConfigError,
+  CacheKeyError,
+  CacheSerializationError,
+  CacheTimeoutError,
+  CacheStoreError,
+} from './errors';

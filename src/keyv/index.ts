@@ -1,0 +1,1 @@
+export { KeyvStore, type KeyvStoreOptions } from './keyv_store';

@@ -1,0 +1,191 @@
+import Redis from 'ioredis';
+import { Cache, CacheStoreError, CacheTimeoutError, type CacheEventMap } from '../../src';
+import { RedisStore } from '../../src/redis';
+import {
+  deletePrefix,
+  REDIS_URL,
+  requireRedis,
+  sleep,
+  startPrivateRedis,
+  uniquePrefix,
+} from '../support/services';
+
+/** Counts the commands a client sends, on a real Redis, by wrapping its sendCommand. */
+function countCommands(client: Redis): { names: string[] } {
+  const seen = { names: [] as string[] };
+  const original = client.sendCommand.bind(client);
+  client.sendCommand = ((cmd: { name: string }) => {
+    seen.names.push(cmd.name);
+    return original(cmd as never);
+  }) as never;
+  return seen;
+}
+
+describe('RedisStore', () => {
+  let client: Redis;
+  let admin: Redis;
+  const prefix = uniquePrefix('redis-store');
+
+  beforeAll(async () => {
+    await requireRedis();
+    client = new Redis(REDIS_URL);
+    admin = new Redis(REDIS_URL);
+    await client.ping();
+  });
+  afterAll(async () => {
+    await deletePrefix(admin, prefix);
+    await client.quit();
+    await admin.quit();
+  });
+
+  test('an L2 hit, tag check included, is one command (one round trip)', async () => {
+    const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
+    await cache.set('one-trip', { id: 1 }, { tags: ['a', 'b', 'c'] });
+    await cache.invalidateTags(['unrelated']);
+    const seen = countCommands(client);
+    for (let i = 0; i < 10; i++) expect(await cache.get('one-trip')).toEqual({ id: 1 });
+    expect(seen.names).toEqual(Array(10).fill('evalsha'));
+  });
+
+  test('concurrent reads of one key share one L2 round trip', async () => {
+    const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
+    await cache.set('coalesced', { id: 1 });
+    const seen = countCommands(client);
+    const got = await Promise.all(Array.from({ length: 100 }, () => cache.get('coalesced')));
+    expect(got.every((g) => (g as { id: number }).id === 1)).toBe(true);
+    expect(seen.names).toEqual(['evalsha']);
+  });
+
+  test('a miss captures the sequence in the same round trip as the read', async () => {
+    const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
+    const seen = countCommands(client);
+    await cache.getOrLoad('miss-trip', () => 1);
+    // read (with sequence) + write; no separate GET of the sequence
+    expect(seen.names).toEqual(['evalsha', 'set']);
+  });
+
+  test('sliding entries have their Redis TTL reset by reads', async () => {
+    const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
+    await cache.set('slide', 1, { ttl: 2000, sliding: true });
+    await sleep(600);
+    const key = `${prefix}:_:slide`;
+    expect(await admin.pttl(key)).toBeLessThan(1500);
+    await cache.get('slide');
+    expect(await admin.pttl(key)).toBeGreaterThan(1800);
+  });
+
+  test('msgpack and gzip compression round-trip, and the stored bytes are compressed', async () => {
+    const cache = new Cache({
+      prefix,
+      l1: false,
+      l2: new RedisStore({ client }),
+      serializer: 'msgpack',
+      compression: { algorithm: 'gzip', threshold: 100 },
+      tagVersionTtl: '1h',
+    });
+    const value = {
+      at: new Date(5),
+      big: 10n ** 30n,
+      body: 'lorem ipsum '.repeat(500),
+      m: new Map([[1, 'a']]),
+    };
+    await cache.set('packed', value);
+    const raw = (await admin.getBuffer(`${prefix}:_:packed`))!;
+    const header = JSON.parse(raw.subarray(0, raw.indexOf(10)).toString());
+    expect(header).toMatchObject({ c: 'msgpack', z: 'g' });
+    expect(raw.length).toBeLessThan(1000);
+    const got = (await cache.get<typeof value>('packed'))!;
+    expect(got.at.getTime()).toBe(5);
+    expect(got.big).toBe(10n ** 30n);
+    expect(got.body).toBe(value.body);
+    expect(got.m.get(1)).toBe('a');
+  });
+
+  test('brotli compression round-trips', async () => {
+    const cache = new Cache({
+      prefix,
+      l1: false,
+      l2: new RedisStore({ client }),
+      compression: { algorithm: 'brotli', threshold: 10 },
+      tagVersionTtl: '1h',
+    });
+    await cache.set('br', { text: 'abc'.repeat(1000) });
+    const raw = (await admin.getBuffer(`${prefix}:_:br`))!;
+    expect(raw.toString('latin1')).toContain('"z":"b"');
+    expect(await cache.get('br')).toEqual({ text: 'abc'.repeat(1000) });
+  });
+
+  test('an entry written by another serializer is a reported miss, not garbage', async () => {
+    const writer = new Cache({
+      prefix,
+      l1: false,
+      l2: new RedisStore({ client }),
+      serializer: 'msgpack',
+      tagVersionTtl: '1h',
+    });
+    const reader = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
+    const errors: CacheEventMap['error'][] = [];
+    reader.on('error', (e) => errors.push(e));
+    await writer.set('mixed', 1);
+    expect(await reader.get('mixed')).toBeUndefined();
+    expect(errors[0].error.message).toMatch(/msgpack/);
+  });
+});
+
+describe('when Redis is unavailable', () => {
+  test('a dead Redis: calls still succeed through the loader, errors are counted and reported', async () => {
+    const server = await startPrivateRedis();
+    const store = new RedisStore({
+      url: server.url,
+      redis: { retryStrategy: () => 50, connectTimeout: 200 },
+    });
+    const cache = new Cache({ l2: { store, timeout: 100, writeTimeout: 200 } });
+    const errors: CacheEventMap['error'][] = [];
+    cache.on('error', (e) => errors.push(e));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (r: unknown) => unhandled.push(r);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      expect(await cache.getOrLoad('warm', () => 'ok')).toBe('ok');
+      await server.stop();
+      const started = Date.now();
+      for (let i = 0; i < 5; i++) expect(await cache.getOrLoad(`down${i}`, () => `v${i}`)).toBe(`v${i}`);
+      expect(Date.now() - started).toBeLessThan(5 * (100 + 200) + 500);
+      expect(cache.stats().l2.errors).toBeGreaterThan(0);
+      expect(errors.length).toBeGreaterThan(0);
+      for (const e of errors)
+        expect(e.error instanceof CacheStoreError || e.error instanceof CacheTimeoutError).toBe(true);
+      await expect(cache.invalidateTags(['x'])).rejects.toBeInstanceOf(Error);
+      await sleep(50);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await cache.close();
+      await server.stop();
+    }
+  });
+
+  test('a Redis that stops answering: reads time out with CacheTimeoutError and the loader answers', async () => {
+    const server = await startPrivateRedis();
+    const admin = new Redis(server.url);
+    const store = new RedisStore({ url: server.url });
+    const cache = new Cache({ l1: false, l2: { store, timeout: 100, writeTimeout: 200 } });
+    const errors: CacheEventMap['error'][] = [];
+    cache.on('error', (e) => errors.push(e));
+    try {
+      await cache.set('k', 'cached');
+      await admin.client('PAUSE', 1500, 'ALL');
+      const started = Date.now();
+      expect(await cache.getOrLoad('k', () => 'loaded')).toBe('loaded');
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(errors.some((e) => e.error instanceof CacheTimeoutError && e.operation === 'l2.read')).toBe(
+        true,
+      );
+      expect(cache.stats().l2.timeouts).toBeGreaterThan(0);
+    } finally {
+      await cache.close();
+      admin.disconnect();
+      await server.stop();
+    }
+  });
+});
