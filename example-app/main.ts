@@ -16,7 +16,8 @@ class SlowCatalog {
   reads = 0;
   private readonly rows = new Map<number, Product>();
   constructor() {
-    for (let id = 1; id <= 50; id++) this.rows.set(id, { id, name: `Product ${id}`, price: 10 + id, updatedAt: new Date() });
+    for (let id = 1; id <= 50; id++)
+      this.rows.set(id, { id, name: `Product ${id}`, price: 10 + id, updatedAt: new Date() });
   }
   async find(id: number): Promise<Product | null> {
     this.reads++;
@@ -39,9 +40,13 @@ async function makeCache(): Promise<Cache> {
 async function main(): Promise<void> {
   const db = new SlowCatalog();
   const cache = await makeCache();
-  const product = (id: number) => cache.getOrLoad(`product:${id}`, () => db.find(id), { tags: [`product:${id}`] });
+  const product = (id: number) =>
+    cache.getOrLoad(`product:${id}`, () => db.find(id), { tags: [`product:${id}`] });
 
-  console.log('cachekit example: %s cache in front of a 20 ms catalog\n', process.env.REDIS_URL ? 'L1 + Redis' : 'in-memory');
+  console.log(
+    'cachekit example: %s cache in front of a 20 ms catalog\n',
+    process.env.REDIS_URL ? 'L1 + Redis' : 'in-memory',
+  );
 
   // Traffic follows a skewed distribution: a few products are hot.
   const started = Date.now();
@@ -71,7 +76,9 @@ async function main(): Promise<void> {
   console.log(
     `\ntotal: ${s.hits} hits, ${s.misses} misses, ${s.coalesced} coalesced, hit ratio ${(s.hitRatio * 100).toFixed(1)}%`,
   );
-  console.log(`catalog reads: ${db.reads} (saved ${saved} reads, ~${saved * 20} ms of database time) in ${Date.now() - started} ms`);
+  console.log(
+    `catalog reads: ${db.reads} (saved ${saved} reads, ~${saved * 20} ms of database time) in ${Date.now() - started} ms`,
+  );
   await cache.close();
 }
 

@@ -1,13 +1,15 @@
 import { CacheConfigError, CacheError, CacheKeyError } from './errors';
 import { CacheStack } from './engine/cache_stack';
 import type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
-import { argsKey, limitKeyLength } from './engine/keys';
+import { argsKey } from './engine/keys';
 import type { CacheOptions, CallOptions } from './engine/options';
 import type { CacheStats } from './engine/stats';
 import {
   countL1Hit,
-  deliver,
+  type EntryKeys,
   fillFromL2,
+  fullKeyOf,
+  l1KeyOf,
   l1Lookup,
   type Loader,
   loadThrough,
@@ -59,6 +61,7 @@ export class Cache {
     const seg = path === '' ? '_' : path;
     const p = this.stack.prefix;
     this.scope = {
+      l1Prefix: path === '' ? '' : `\0${path}\0`,
       keyPrefix: `${p}:${seg}:`,
       tagPrefix: `${p}:__:t:${seg}:`,
       scopeTags: [...parentTags, `${p}:__:ns:${seg}`],
@@ -71,20 +74,28 @@ export class Cache {
    * are never cached. L2 failures are reported on `error` and otherwise ignored.
    */
   getOrLoad<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
-    let full: string;
-    try {
-      full = this.fullKey(key);
-    } catch (err) {
-      return Promise.reject(err);
+    // The hit path: no await, no allocation beyond the copy and the promise.
+    let k: string | undefined;
+    if (typeof key === 'string' && key !== '') k = key;
+    else {
+      try {
+        k = this.keyString(key);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (k === undefined) return Promise.reject(this.keyError(key));
     }
     const stack = this.stack;
-    const e = l1Lookup(stack, full);
+    const scope = this.scope;
+    const l1Key = l1KeyOf(scope, k);
+    const e = l1Lookup(stack, scope, k, l1Key);
     if (e !== undefined) {
-      countL1Hit(stack, full);
-      return Promise.resolve(deliver(stack, e.value) as T);
+      countL1Hit(stack, scope, k);
+      return Promise.resolve(e.copy(e.value) as T);
     }
+    const full = fullKeyOf(stack, scope, k);
     if (stack.closed) return Promise.resolve().then(() => loader(closedContext(full)));
-    return loadThrough(stack, this.scope, full, loader, options);
+    return loadThrough(stack, scope, { l1: l1Key, full }, loader, options);
   }
 
   /** Returns the cached value of `key`, or `undefined` on a miss (a cached `null` is returned as `null`). */
@@ -95,24 +106,24 @@ export class Cache {
 
   /** Like `get`, but tells a cached `undefined` from a miss, and which tier answered. */
   async getEntry<T = unknown>(key: CacheKey): Promise<CacheHit<T> | undefined> {
-    const full = this.fullKey(key);
+    const keys = this.keysOf(key);
     const stack = this.stack;
-    const e = l1Lookup(stack, full);
+    const e = l1Lookup(stack, this.scope, keys.user, keys.l1);
     if (e !== undefined) {
-      countL1Hit(stack, full);
-      return { value: deliver(stack, e.value) as T, layer: 'l1' };
+      countL1Hit(stack, this.scope, keys.user);
+      return { value: e.copy(e.value) as T, layer: 'l1' };
     }
     if (stack.l1 !== undefined) stack.stats.l1Misses++;
     if (stack.l2 !== undefined && !stack.closed) {
-      const r = await stack.readL2(full);
+      const r = await stack.readL2(keys.full);
       if (r?.kind === 'hit') {
-        const f = fillFromL2(stack, full, r.data, r.remainingMs);
+        const f = fillFromL2(stack, keys, r.data, r.remainingMs);
         if (f !== undefined) return { value: f.value as T, layer: 'l2' };
       } else if (r?.kind === 'stale') stack.stats.l2Stale++;
       stack.stats.l2Misses++;
     }
     stack.stats.misses++;
-    if (stack.events.hasMiss) stack.events.emit('miss', { key: full });
+    if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
     return undefined;
   }
 
@@ -122,20 +133,20 @@ export class Cache {
    * Resolves to whether the value was cached.
    */
   async set<T>(key: CacheKey, value: T, options?: CallOptions<T>): Promise<boolean> {
-    const full = this.fullKey(key);
+    const keys = this.keysOf(key);
     const stack = this.stack;
     if (stack.closed) return false;
     const settings = stack.resolve(options);
     const seq = await stack.captureSeq();
-    const f = await storeValue(stack, this.scope, full, value, seq, settings, undefined);
+    const f = await storeValue(stack, this.scope, keys, value, seq, settings, undefined);
     return f.cached;
   }
 
   /** Removes `key` from both tiers. Rejects if L2 could not be reached (L1 is cleared regardless). */
   async delete(key: CacheKey): Promise<void> {
-    const full = this.fullKey(key);
+    const { l1: l1Key, full } = this.keysOf(key);
     const stack = this.stack;
-    stack.l1?.delete(full);
+    stack.l1?.delete(l1Key);
     stack.stats.deletes++;
     stack.events.emit('delete', { key: full });
     const l2 = stack.l2;
@@ -234,17 +245,30 @@ export class Cache {
     if (!r.ok) throw r.error;
   }
 
-  private fullKey(input: CacheKey): string {
-    let key: string;
-    if (typeof input === 'string') key = input;
-    else if (Array.isArray(input)) key = argsKey(input);
-    else throw new CacheKeyError('key', `expected a string or an array of key parts, got ${typeof input}`);
-    if (key === '') throw new CacheKeyError('key', 'the key is empty');
-    const max = this.stack.maxKeyLength;
-    return this.scope.keyPrefix + (key.length > max ? limitKeyLength(key, max) : key);
+  /** Both names of a key; throws CacheKeyError for an unusable one. */
+  private keysOf(key: CacheKey): EntryKeys & { user: string } {
+    const user = this.keyString(key);
+    if (user === undefined) throw this.keyError(key);
+    return { user, l1: l1KeyOf(this.scope, user), full: fullKeyOf(this.stack, this.scope, user) };
+  }
+
+  /** The string form of a key, or undefined when it has none (the caller then throws keyError). */
+  private keyString(key: CacheKey): string | undefined {
+    if (typeof key === 'string') return key === '' ? undefined : key;
+    if (Array.isArray(key)) {
+      const k = argsKey(key); // throws CacheKeyError naming the bad part
+      return k === '' ? undefined : k;
+    }
+    return undefined;
+  }
+
+  private keyError(key: unknown): CacheKeyError {
+    if (key === '' || (Array.isArray(key) && key.length === 0))
+      return new CacheKeyError('key', 'the key is empty');
+    return new CacheKeyError('key', `expected a string or an array of key parts, got ${typeof key}`);
   }
 }
 
 function closedContext(key: string) {
-  return { key, setTtl() {}, addTags() {} };
+  return { key, setTtl() {}, addTags() {}, doNotCache() {} };
 }

@@ -227,7 +227,10 @@ export class CacheStack {
     p = this.guard(
       'l2.read',
       key,
-      () => (store.readValidated ? store.readValidated(key, this.seqKey) : this.genericRead(store, key)),
+      () =>
+        store.readValidated
+          ? store.readValidated(key, this.seqKey, this.l1 !== undefined)
+          : this.genericRead(store, key),
       this.l2Timeout,
     );
     this.l2Reads.set(key, p);
@@ -274,7 +277,10 @@ export class CacheStack {
 
   private decodePayload(key: string, payload: Buffer, header: EntryHeader): Decoded {
     try {
-      return { ok: true, value: this.serializer.decode(decompress(payload, compressionOf(header.z))) };
+      return {
+        ok: true,
+        value: this.serializer.decode(decompress(payload, compressionOf(header.z), this.maxEntryBytes)),
+      };
     } catch (err) {
       this.stats.serializationErrors++;
       this.report(

@@ -52,14 +52,20 @@ export function compress(
 }
 
 /** Reverses `compress`: `algorithm` is what it reported, `undefined` for bytes it left alone. */
-export function decompress(bytes: Buffer, algorithm: CompressionAlgorithm | undefined): Buffer {
+export function decompress(
+  bytes: Buffer,
+  algorithm: CompressionAlgorithm | undefined,
+  maxOutputLength?: number,
+): Buffer {
+  // The limit stops a small planted payload from expanding into gigabytes (a compression bomb).
+  const opts = maxOutputLength === undefined ? undefined : { maxOutputLength };
   switch (algorithm) {
     case undefined:
       return bytes;
     case 'gzip':
-      return gunzipSync(bytes);
+      return gunzipSync(bytes, opts);
     case 'brotli':
-      return brotliDecompressSync(bytes);
+      return brotliDecompressSync(bytes, opts);
     default:
       throw new Error(`unknown compression algorithm ${JSON.stringify(algorithm)}`);
   }

@@ -1,4 +1,5 @@
 import type { CompressionAlgorithm } from './compression';
+import type { Copier } from './shape_copier';
 
 /**
  * The header stored in front of every L2 entry. It is JSON so that the Redis read script can
@@ -21,6 +22,8 @@ export interface EntryHeader {
 export interface L1Entry {
   /** The value (a private copy, unless the cache is in shared mode). */
   value: unknown;
+  /** Copies `value` for a caller: compiled for its shape, or the identity in shared mode. */
+  copy: Copier;
   /** Invalidation sequence captured before the value was loaded. */
   seq: number;
   /** Full tag-version keys; undefined when the entry has none. */

@@ -117,7 +117,7 @@ const HASHED_TAIL = 44;
 const HASH = 0x23;
 
 /** Appends one property step to a path: `.name`, `["odd key"]` or `[3]`. */
-export function appendPath(path: string, key: string | number): string {
+function appendPath(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }

@@ -12,12 +12,15 @@ export interface LoadContext {
    * invalidation sequence was captured before the loader started.
    */
   addTags(...tags: string[]): void;
+  /** Returns the loaded value to its callers without caching it (e.g. a partial result). */
+  doNotCache(): void;
 }
 
 /** The concrete context; its fields are read by the engine after the loader settles. */
 export class LoadContextImpl implements LoadContext {
   ttl: number | undefined;
   tags: string[] | undefined;
+  skip = false;
 
   constructor(readonly key: string) {}
 
@@ -31,5 +34,9 @@ export class LoadContextImpl implements LoadContext {
         throw new CacheConfigError('ctx.addTags', t, 'a tag must be a non-empty string');
     }
     (this.tags ??= []).push(...tags);
+  }
+
+  doNotCache(): void {
+    this.skip = true;
   }
 }

@@ -1,8 +1,11 @@
 import { cloneValue } from './clone';
 import type { CacheStack, Flight } from './cache_stack';
+import { coarseNow } from './clock';
 import type { EntryHeader, L1Entry } from './entry';
+import { limitKeyLength } from './keys';
 import { LoadContextImpl, type LoadContext } from './load_context';
 import type { CallOptions, ResolvedEntry } from './options';
+import { type Copier, copierFor } from './shape_copier';
 import { computeTtl } from './ttl';
 
 /** A loader: may return a value or a promise of one. */
@@ -10,7 +13,12 @@ export type Loader<T> = (ctx: LoadContext) => T | Promise<T>;
 
 /** Where a namespace's keys and tags live; built once per namespace. */
 export interface Scope {
-  /** `prefix:namespace:` — prepended to user keys. */
+  /**
+   * Prepended to user keys in L1: empty for the root namespace, so that a root hit builds no
+   * string at all; `\0name\0` for others. L1 is private to the process, so it needs no prefix.
+   */
+  readonly l1Prefix: string;
+  /** `prefix:namespace:` — prepended to user keys in L2. */
   readonly keyPrefix: string;
   /** `prefix:__:t:namespace:` — prepended to tag names. */
   readonly tagPrefix: string;
@@ -18,34 +26,49 @@ export interface Scope {
   readonly scopeTags: readonly string[];
 }
 
+/** The two names of one entry: in L1, and in L2 (and in events). */
+export interface EntryKeys {
+  readonly l1: string;
+  readonly full: string;
+}
+
+const shareValue: Copier = (v) => v;
+
+/** The L1 name of a user key. Root keys starting with NUL get one more, so they never look namespaced. */
+export function l1KeyOf(scope: Scope, key: string): string {
+  if (scope.l1Prefix !== '') return scope.l1Prefix + key;
+  return key.charCodeAt(0) === 0 ? '\0' + key : key;
+}
+
+/** The L2 name of a user key: `prefix:namespace:key`, long keys hashed. */
+export function fullKeyOf(stack: CacheStack, scope: Scope, key: string): string {
+  // Always through limitKeyLength: it also rehashes short keys that mimic a hashed one.
+  return scope.keyPrefix + limitKeyLength(key, stack.maxKeyLength);
+}
+
 /**
  * The L1 hit check. Synchronous on purpose: a hit must not await. Returns the entry when it is
  * unexpired and every tag is current, drops it otherwise.
  */
-export function l1Lookup(stack: CacheStack, key: string): L1Entry | undefined {
+export function l1Lookup(stack: CacheStack, scope: Scope, key: string, l1Key: string): L1Entry | undefined {
   const l1 = stack.l1;
   if (l1 === undefined) return undefined;
-  const e = l1.get(key);
+  const e = l1.get(l1Key);
   if (e === undefined) return undefined;
-  const now = Date.now();
+  const now = coarseNow();
   if (e.expiresAt > now && stack.mirror.isCurrent(e)) {
-    if (e.sliding !== 0) slide(stack, key, e, now);
+    if (e.sliding !== 0) slide(stack, scope, key, e, now);
     return e;
   }
-  l1.delete(key);
+  l1.delete(l1Key);
   return undefined;
 }
 
-/** What a caller receives from a stored value: a private copy unless the cache is in shared mode. */
-export function deliver(stack: CacheStack, stored: unknown): unknown {
-  return stack.shared ? stored : cloneValue(stored);
-}
-
 /** Counts an L1 hit and tells listeners. */
-export function countL1Hit(stack: CacheStack, key: string): void {
+export function countL1Hit(stack: CacheStack, scope: Scope, key: string): void {
   stack.stats.l1Hits++;
   stack.stats.hits++;
-  if (stack.events.hasHit) stack.events.emit('hit', { key, layer: 'l1' });
+  if (stack.events.hasHit) stack.events.emit('hit', { key: fullKeyOf(stack, scope, key), layer: 'l1' });
 }
 
 /**
@@ -55,20 +78,20 @@ export function countL1Hit(stack: CacheStack, key: string): void {
 export function loadThrough<T>(
   stack: CacheStack,
   scope: Scope,
-  key: string,
+  keys: EntryKeys,
   loader: Loader<T>,
   options: CallOptions<T> | undefined,
 ): Promise<T> {
   if (stack.l1 !== undefined) stack.stats.l1Misses++;
-  const existing = stack.inflight.get(key);
+  const existing = stack.inflight.get(keys.l1);
   if (existing !== undefined) {
     stack.stats.coalesced++;
-    return existing.then((f) => (f.cached ? deliver(stack, f.stored) : f.value) as T);
+    return existing.then((f) => (f.cached && !stack.shared ? cloneValue(f.stored) : f.value) as T);
   }
-  const flight = runFlight(stack, scope, key, loader, options);
-  stack.inflight.set(key, flight);
+  const flight = runFlight(stack, scope, keys, loader, options);
+  stack.inflight.set(keys.l1, flight);
   const clear = () => {
-    if (stack.inflight.get(key) === flight) stack.inflight.delete(key);
+    if (stack.inflight.get(keys.l1) === flight) stack.inflight.delete(keys.l1);
   };
   flight.then(clear, clear);
   return flight.then((f) => f.value as T);
@@ -77,17 +100,16 @@ export function loadThrough<T>(
 async function runFlight<T>(
   stack: CacheStack,
   scope: Scope,
-  key: string,
+  keys: EntryKeys,
   loader: Loader<T>,
   options: CallOptions<T> | undefined,
 ): Promise<Flight> {
-  const settings = stack.resolve(options);
   let seq: number | undefined;
   if (stack.l2 !== undefined) {
-    const r = await stack.readL2(key);
+    const r = await stack.readL2(keys.full);
     if (r !== undefined) {
       if (r.kind === 'hit') {
-        const hit = fillFromL2(stack, key, r.data, r.remainingMs);
+        const hit = fillFromL2(stack, keys, r.data, r.remainingMs);
         if (hit !== undefined) return hit;
       } else {
         if (r.kind === 'stale') stack.stats.l2Stale++;
@@ -96,15 +118,17 @@ async function runFlight<T>(
     }
     stack.stats.l2Misses++;
   }
+  // Options are resolved only now that a load is certain: hits never pay for them.
+  const settings = stack.resolve(options);
   stack.stats.misses++;
-  if (stack.events.hasMiss) stack.events.emit('miss', { key });
+  if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
 
   // Capture before loading: a write that commits while the loader runs bumps a tag past `seq`,
   // so the entry this load produces can never pass for fresh (the stale-set race).
   if (seq === undefined) seq = await stack.captureSeq();
   else stack.mirror.observeSeq(seq);
 
-  const ctx = new LoadContextImpl(key);
+  const ctx = new LoadContextImpl(keys.full);
   const started = performance.now();
   let value: T;
   try {
@@ -115,7 +139,8 @@ async function runFlight<T>(
     throw err;
   }
   stack.stats.recordLoad(performance.now() - started);
-  return storeValue(stack, scope, key, value, seq, settings, ctx);
+  if (ctx.skip) return { value, stored: undefined, cached: false };
+  return storeValue(stack, scope, keys, value, seq, settings, ctx);
 }
 
 /**
@@ -125,12 +150,13 @@ async function runFlight<T>(
 export async function storeValue(
   stack: CacheStack,
   scope: Scope,
-  key: string,
+  keys: EntryKeys,
   value: unknown,
   seq: number,
   settings: ResolvedEntry,
   ctx: LoadContextImpl | undefined,
 ): Promise<Flight> {
+  const key = keys.full;
   let ttl: number;
   let tags: string[];
   try {
@@ -146,15 +172,19 @@ export async function storeValue(
   if (payload === undefined) return { value, stored: undefined, cached: false };
 
   const sliding = settings.ttl.sliding ? ttl : 0;
+  const l1 = stack.l1;
   // Without L1, `stored` only serves callers that joined this flight, and they copy it in the
   // same tick the flight settles, before the starting caller can touch it: no copy needed here.
-  const stored = stack.shared || stack.l1 === undefined ? value : cloneValue(value);
-  const now = Date.now();
-  stack.l1?.set(
-    key,
-    { value: stored, seq, tags, expiresAt: now + ttl, sliding, touchedAt: now },
-    { size: payload.length + key.length },
-  );
+  const stored = stack.shared || l1 === undefined ? value : cloneValue(value);
+  if (l1 !== undefined) {
+    const now = Date.now();
+    const copy = stack.shared ? shareValue : copierFor(stored);
+    l1.set(
+      keys.l1,
+      { value: stored, copy, seq, tags, expiresAt: now + ttl, sliding, touchedAt: now },
+      { size: payload.length + keys.l1.length },
+    );
+  }
   stack.stats.sets++;
   const l2 = stack.l2;
   if (l2 !== undefined) {
@@ -170,27 +200,36 @@ export async function storeValue(
 /** Decodes an L2 hit, fills L1 with the entry's remaining TTL, and counts the hit. */
 export function fillFromL2(
   stack: CacheStack,
-  key: string,
+  keys: EntryKeys,
   data: Buffer,
   remainingMs: number,
 ): Flight | undefined {
-  const d = stack.decode(key, data);
+  const d = stack.decode(keys.full, data);
   if (d === undefined) return undefined;
   stack.stats.l2Hits++;
   stack.stats.hits++;
-  if (stack.events.hasHit) stack.events.emit('hit', { key, layer: 'l2' });
+  if (stack.events.hasHit) stack.events.emit('hit', { key: keys.full, layer: 'l2' });
   const { value, header } = d;
   const l1 = stack.l1;
   // The decoded value is fresh and private: L1 keeps it, and the caller gets a copy.
   if (l1 !== undefined && remainingMs > 0) {
     const now = Date.now();
     const ttl = Number.isFinite(remainingMs) ? remainingMs : stack.tagVersionTtl;
+    const copy = stack.shared ? shareValue : copierFor(value);
     l1.set(
-      key,
-      { value, seq: header.s, tags: header.t, expiresAt: now + ttl, sliding: header.sl ?? 0, touchedAt: now },
-      { size: data.length + key.length },
+      keys.l1,
+      {
+        value,
+        copy,
+        seq: header.s,
+        tags: header.t,
+        expiresAt: now + ttl,
+        sliding: header.sl ?? 0,
+        touchedAt: now,
+      },
+      { size: data.length + keys.l1.length },
     );
-    return { value: deliver(stack, value), stored: value, cached: true };
+    return { value: copy(value), stored: value, cached: true };
   }
   return { value, stored: value, cached: true };
 }
@@ -211,16 +250,17 @@ function tagKeys(
 }
 
 /** Sliding expiry: extend in L1 now, and in L2 at most once per tenth of the TTL to spare round trips. */
-function slide(stack: CacheStack, key: string, e: L1Entry, now: number): void {
+function slide(stack: CacheStack, scope: Scope, key: string, e: L1Entry, now: number): void {
   e.expiresAt = now + e.sliding;
   const l2 = stack.l2;
   if (l2 === undefined || now - e.touchedAt < e.sliding / 10) return;
   e.touchedAt = now;
   const ttl = e.sliding;
+  const full = fullKeyOf(stack, scope, key);
   void stack.guard(
     'l2.touch',
-    key,
-    () => (l2.touchValidated ? l2.touchValidated(key, ttl) : l2.touch(key, ttl)),
+    full,
+    () => (l2.touchValidated ? l2.touchValidated(full, ttl) : l2.touch(full, ttl)),
     stack.l2WriteTimeout,
   );
 }

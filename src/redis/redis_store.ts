@@ -1,6 +1,6 @@
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import type { L2Read, Store, StoredValue } from '../stores/store';
-import { INVALIDATE_SCRIPT, READ_SCRIPT, TOUCH_SCRIPT } from './scripts';
+import { INVALIDATE_SCRIPT, READ_MANY_SCRIPT, TOUCH_SCRIPT } from './scripts';
 
 /** Options of `RedisStore`: an ioredis client you own, or how to make one the store owns. */
 export interface RedisStoreOptions {
@@ -10,10 +10,32 @@ export interface RedisStoreOptions {
   url?: string;
   /** Extra ioredis options for a client the store creates. */
   redis?: RedisOptions;
+  /**
+   * Send the reads that concurrent callers issue in the same tick as one script call. Each
+   * caller still costs one round trip; the batch saves CPU on both sides. Default true.
+   */
+  batchReads?: boolean;
 }
 
+/** A read waiting for its batch to be sent. */
+interface PendingRead {
+  key: string;
+  needTtl: boolean;
+  resolve(r: L2Read): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Most reads sent in one script call. Small batches let Redis run one while this process decodes
+ * the replies of the last: bench/redis_hit.ts measured 79k hits/s at 8, 73k at 16, 69k at 32,
+ * 63k at 128. It also bounds how long one script blocks Redis.
+ */
+const MAX_BATCH = 8;
+
+type ReadReply = [number, ...(Buffer | number | null)[]];
+
 interface ScriptedClient {
-  cachekitRead(entry: string, seq: string): Promise<[number, ...(Buffer | number | null)[]]>;
+  cachekitReadMany(numKeys: number, ...keysThenArgs: string[]): Promise<ReadReply[]>;
   cachekitInvalidate(numKeys: number, ...args: (string | number)[]): Promise<number>;
   cachekitTouch(entry: string, ttl: number): Promise<number>;
 }
@@ -28,6 +50,10 @@ export class RedisStore implements Store {
   readonly client: Redis | Cluster;
   private readonly owned: boolean;
   private readonly scripted: ScriptedClient;
+  private readonly batchReads: boolean;
+  /** Reads queued for the next batch, per sequence key (one per cache prefix). */
+  private pending = new Map<string, PendingRead[]>();
+  private flushScheduled = false;
 
   constructor(options: RedisStoreOptions = {}) {
     if (options.client) {
@@ -40,31 +66,58 @@ export class RedisStore implements Store {
       this.client = new Redis(url, { maxRetriesPerRequest: 1, ...options.redis });
       this.owned = true;
     }
-    const c = this.client as unknown as { cachekitRead?: unknown };
-    if (typeof c.cachekitRead !== 'function') {
+    const c = this.client as unknown as { cachekitReadMany?: unknown };
+    if (typeof c.cachekitReadMany !== 'function') {
       // Buffer variants (`…Buffer`) keep binary payloads intact; defineCommand handles EVALSHA/NOSCRIPT.
-      this.client.defineCommand('cachekitRead', { numberOfKeys: 2, lua: READ_SCRIPT });
+      this.client.defineCommand('cachekitReadMany', { lua: READ_MANY_SCRIPT });
       this.client.defineCommand('cachekitInvalidate', { lua: INVALIDATE_SCRIPT });
       this.client.defineCommand('cachekitTouch', { numberOfKeys: 1, lua: TOUCH_SCRIPT });
     }
+    this.batchReads = options.batchReads ?? true;
     const client = this.client as unknown as Record<string, (...a: unknown[]) => Promise<never>>;
     this.scripted = {
-      cachekitRead: (entry, seq) => client.cachekitReadBuffer(entry, seq),
+      cachekitReadMany: (n, ...rest) => client.cachekitReadManyBuffer(n, ...rest),
       cachekitInvalidate: (n, ...args) => client.cachekitInvalidate(n, ...args),
       cachekitTouch: (entry, ttl) => client.cachekitTouch(entry, ttl),
     };
   }
 
-  async readValidated(key: string, seqKey: string): Promise<L2Read> {
-    const r = await this.scripted.cachekitRead(key, seqKey);
-    switch (r[0]) {
-      case 1:
-        return { kind: 'hit', data: r[1] as Buffer, remainingMs: ttlOf(r[2] as number) };
-      case 2:
-        return { kind: 'stale', seq: seqOf(r[1]), data: r[2] as Buffer, remainingMs: ttlOf(r[3] as number) };
-      default:
-        return { kind: 'miss', seq: seqOf(r[1]) };
+  readValidated(key: string, seqKey: string, needTtl = true): Promise<L2Read> {
+    if (!this.batchReads) {
+      return this.scripted.cachekitReadMany(2, seqKey, key, needTtl ? '1' : '0').then((r) => toRead(r[0]));
     }
+    return new Promise<L2Read>((resolve, reject) => {
+      let list = this.pending.get(seqKey);
+      if (list === undefined) this.pending.set(seqKey, (list = []));
+      list.push({ key, needTtl, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // After the current wave of microtasks: every caller resumed by the same reply batches together.
+        process.nextTick(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [seqKey, reads] of pending) {
+      for (let i = 0; i < reads.length; i += MAX_BATCH) this.sendBatch(seqKey, reads.slice(i, i + MAX_BATCH));
+    }
+  }
+
+  private sendBatch(seqKey: string, reads: PendingRead[]): void {
+    const keys = reads.map((r) => r.key);
+    const needTtl = reads.some((r) => r.needTtl) ? '1' : '0';
+    this.scripted.cachekitReadMany(1 + keys.length, seqKey, ...keys, needTtl).then(
+      (replies) => {
+        for (let i = 0; i < reads.length; i++) reads[i].resolve(toRead(replies[i]));
+      },
+      (err) => {
+        for (const r of reads) r.reject(err);
+      },
+    );
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
@@ -123,6 +176,17 @@ export class RedisStore implements Store {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+function toRead(r: ReadReply): L2Read {
+  switch (r[0]) {
+    case 1:
+      return { kind: 'hit', data: r[1] as Buffer, remainingMs: ttlOf(r[2] as number) };
+    case 2:
+      return { kind: 'stale', seq: seqOf(r[1]), data: r[2] as Buffer, remainingMs: ttlOf(r[3] as number) };
+    default:
+      return { kind: 'miss', seq: seqOf(r[1]) };
   }
 }
 

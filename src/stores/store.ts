@@ -47,9 +47,10 @@ export interface Store {
   invalidate(seqKey: string, tagKeys: readonly string[], versionTtlMs: number): Promise<number>;
   /**
    * Optional fast path: read the entry and check its tag versions server-side in one round trip.
-   * Stores without it get the same behaviour from `get` + `getVersions`.
+   * Stores without it get the same behaviour from `get` + `getVersions`. `needTtl` false lets
+   * the store skip the remaining TTL (the caller has no L1 to fill).
    */
-  readValidated?(key: string, seqKey: string): Promise<L2Read>;
+  readValidated?(key: string, seqKey: string, needTtl?: boolean): Promise<L2Read>;
   /** Optional: `touch`, but only while the entry's tags are still current. */
   touchValidated?(key: string, ttlMs: number): Promise<void>;
   /** Releases connections the store opened itself. */

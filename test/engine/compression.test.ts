@@ -70,3 +70,14 @@ test('an unknown algorithm is an error, not a silent pass-through', () => {
   expect(() => compress(text, { algorithm: 'zstd' as CompressionAlgorithm, threshold: 0 })).toThrow(/zstd/);
   expect(() => decompress(text, 'lz4' as CompressionAlgorithm)).toThrow(/lz4/);
 });
+
+describe('decompression limit', () => {
+  test('a payload that expands past the limit is refused instead of inflated', () => {
+    const bomb = compress(Buffer.alloc(5_000_000), { algorithm: 'gzip', threshold: 0 });
+    expect(bomb.bytes.length).toBeLessThan(10_000);
+    expect(() => decompress(bomb.bytes, 'gzip', 1024 * 1024)).toThrow();
+    const br = compress(Buffer.alloc(5_000_000), { algorithm: 'brotli', threshold: 0 });
+    expect(() => decompress(br.bytes, 'brotli', 1024 * 1024)).toThrow();
+    expect(decompress(bomb.bytes, 'gzip', 6_000_000).length).toBe(5_000_000);
+  });
+});

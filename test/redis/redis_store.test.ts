@@ -56,6 +56,20 @@ describe('RedisStore', () => {
     expect(seen.names).toEqual(['evalsha']);
   });
 
+  test('concurrent reads of different keys go out as batched script calls, each answered correctly', async () => {
+    const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
+    for (let i = 0; i < 50; i++) await cache.set(`batch${i}`, { i }, { tags: [`b${i % 5}`] });
+    await cache.invalidateTags(['b0']); // every fifth entry is now stale
+    const seen = countCommands(client);
+    const got = await Promise.all(Array.from({ length: 60 }, (_, i) => cache.getEntry(`batch${i}`)));
+    // 60 reads in batches of at most 8: 8 script calls instead of 60.
+    expect(seen.names).toEqual(Array(8).fill('evalsha'));
+    got.forEach((g, i) => {
+      if (i >= 50 || i % 5 === 0) expect(g).toBeUndefined();
+      else expect(g).toEqual({ value: { i }, layer: 'l2' });
+    });
+  });
+
   test('a miss captures the sequence in the same round trip as the read', async () => {
     const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
     const seen = countCommands(client);
