@@ -24,8 +24,9 @@ const MAX_DEPTH = 6;
 const MAX_SHAPES = 1000;
 
 const copiers = new Map<string, Copier>();
-const protoIds = new Map<object, number>();
-const protos: object[] = [];
+// Weak, so that classes created at run time can still be collected.
+const protoIds = new WeakMap<object, number>();
+let nextProtoId = 0;
 
 /** Walk state while describing one value's shape. */
 interface Walk {
@@ -92,8 +93,7 @@ function signature(v: unknown, depth: number, walk: Walk): string | undefined {
 function protoId(proto: object): number {
   let id = protoIds.get(proto);
   if (id === undefined) {
-    id = protos.length;
-    protos.push(proto);
+    id = nextProtoId++;
     protoIds.set(proto, id);
   }
   return id;
