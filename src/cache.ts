@@ -2,7 +2,7 @@ import { CacheConfigError, CacheError, CacheKeyError } from './errors';
 import { CacheStack } from './engine/cache_stack';
 import type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
 import { argsKey } from './engine/keys';
-import type { CacheOptions, CallOptions } from './engine/options';
+import { type CacheOptions, type CallOptions, validateTags } from './engine/options';
 import type { CacheStats } from './engine/stats';
 import {
   countL1Hit,
@@ -160,11 +160,8 @@ export class Cache {
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     if (!Array.isArray(tags)) throw new CacheConfigError('tags', tags, 'expected an array of tag names');
-    const keys = tags.map((t, i) => {
-      if (typeof t !== 'string' || t === '')
-        throw new CacheConfigError(`tags[${i}]`, t, 'a tag must be a non-empty string');
-      return this.scope.tagPrefix + t;
-    });
+    validateTags('tags', tags);
+    const keys = tags.map((t) => this.scope.tagPrefix + t);
     await this.bump(keys);
     this.stack.events.emit('invalidate', { tags, namespace: this.namespacePath });
   }

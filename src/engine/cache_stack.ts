@@ -15,6 +15,7 @@ import {
   decodeEntry,
   encodeEntry,
   type EntryHeader,
+  isHeaderSafe,
   type L1Entry,
 } from './entry';
 import { CacheEvents } from './events';
@@ -68,7 +69,7 @@ export class CacheStack {
 
   constructor(options: CacheOptions) {
     const prefix = options.prefix ?? 'cachekit';
-    if (typeof prefix !== 'string' || prefix === '' || /\s/.test(prefix)) {
+    if (typeof prefix !== 'string' || prefix === '' || /\s/.test(prefix) || !isHeaderSafe(prefix)) {
       throw new CacheConfigError('prefix', prefix, 'expected a non-empty string without spaces');
     }
     this.prefix = prefix;
@@ -373,13 +374,15 @@ function resolveSerializer(s: CacheOptions['serializer']): Serializer {
     typeof s === 'object' &&
     typeof s.encode === 'function' &&
     typeof s.decode === 'function' &&
-    typeof s.name === 'string'
-  )
+    typeof s.name === 'string' &&
+    /^[\w.-]+$/.test(s.name)
+  ) {
     return s;
+  }
   throw new CacheConfigError(
     'serializer',
     s,
-    "expected 'json', 'msgpack' or a Serializer { name, encode, decode }",
+    "expected 'json', 'msgpack' or a Serializer { name, encode, decode } whose name is letters, digits, _ . -",
   );
 }
 

@@ -1,5 +1,7 @@
 import { CacheConfigError } from '../errors';
 import { type Duration, parseDuration } from './duration';
+import { isHeaderSafe } from './entry';
+import { TAG_RULE } from './options';
 
 /** Handed to every loader: lets it shape the entry it is producing. */
 export interface LoadContext {
@@ -30,8 +32,8 @@ export class LoadContextImpl implements LoadContext {
 
   addTags(...tags: string[]): void {
     for (const t of tags) {
-      if (typeof t !== 'string' || t === '')
-        throw new CacheConfigError('ctx.addTags', t, 'a tag must be a non-empty string');
+      if (typeof t !== 'string' || t === '' || !isHeaderSafe(t))
+        throw new CacheConfigError('ctx.addTags', t, TAG_RULE);
     }
     (this.tags ??= []).push(...tags);
   }

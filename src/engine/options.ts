@@ -3,6 +3,7 @@ import type { Store } from '../stores/store';
 import { type Duration, parseDuration } from './duration';
 import type { CompressionAlgorithm } from './compression';
 import type { Serializer } from './serializer';
+import { isHeaderSafe } from './entry';
 import { type ResolvedTtl, type TtlOption, resolveJitter, resolveTtlOption } from './ttl';
 
 /** Tags of an entry: fixed names, or computed from the loaded value. */
@@ -128,12 +129,15 @@ export function resolveEntry(
   return { ttl: { ttl, jitter, sliding, negativeTtl }, tags };
 }
 
+/** What a tag name must be; shared by every place that takes tags. */
+export const TAG_RULE = 'a tag must be a non-empty string without line breaks or \\x1f';
+
 /** Checks that tags are an array of non-empty strings. */
 export function validateTags(option: string, tags: unknown): asserts tags is readonly string[] {
   if (!Array.isArray(tags)) throw new CacheConfigError(option, tags, 'expected an array of tag names');
   for (let i = 0; i < tags.length; i++) {
-    if (typeof tags[i] !== 'string' || tags[i] === '') {
-      throw new CacheConfigError(`${option}[${i}]`, tags[i], 'a tag must be a non-empty string');
+    if (typeof tags[i] !== 'string' || tags[i] === '' || !isHeaderSafe(tags[i])) {
+      throw new CacheConfigError(`${option}[${i}]`, tags[i], TAG_RULE);
     }
   }
 }

@@ -1,11 +1,32 @@
 /**
- * Lua scripts of the Redis store. They know the entry layout (a JSON header line, then the
- * payload; see engine/entry.ts) so that the tag check happens on the server, in the same round
- * trip as the read.
+ * Lua scripts of the Redis store. They know the entry layout (a header line of fields
+ * separated by 0x1f, then the payload; see engine/entry.ts) so that the tag check happens on
+ * the server, in the same round trip as the read.
  *
  * On a single Redis the read script touches tag keys it was not given in KEYS; that is allowed
  * outside Cluster mode. On Cluster the store must check tags separately (see the Cluster issue).
  */
+
+/**
+ * Splits an entry's header line. Returns the fields {magic, seq, sliding, serializer,
+ * compression, tag...} and their count, or nil for bytes cachekit did not write.
+ */
+const PARSE_HEADER = `
+local function parseHeader(data)
+  local nl = string.find(data, '\\n', 1, true)
+  if not nl then return nil end
+  local f, n, pos = {}, 0, 1
+  while pos <= nl do
+    local sep = string.find(data, '\\31', pos, true)
+    if sep == nil or sep > nl then sep = nl end
+    n = n + 1
+    f[n] = string.sub(data, pos, sep - 1)
+    pos = sep + 1
+  end
+  if f[1] ~= 'ck1' or n < 5 then return nil end
+  return f, n
+end
+`;
 
 /**
  * KEYS[1] sequence, KEYS[2..] tag version keys; ARGV[1] version TTL in ms.
@@ -21,17 +42,14 @@ return n
  * KEYS[1] entry; ARGV[1] TTL in ms. Extends a sliding entry only while its tags are current,
  * so that an instance that missed an invalidation cannot keep a dead entry alive.
  */
-export const TOUCH_SCRIPT = `
+export const TOUCH_SCRIPT = `${PARSE_HEADER}
 local data = redis.call('GET', KEYS[1])
 if not data then return 0 end
-local nl = string.find(data, '\\n', 1, true)
-if not nl then return 0 end
-local ok, h = pcall(cjson.decode, string.sub(data, 1, nl - 1))
-if not ok or type(h) ~= 'table' then return 0 end
-local tags = h['t']
-if type(tags) == 'table' and #tags > 0 then
-  local s = tonumber(h['s']) or 0
-  local vs = redis.call('MGET', unpack(tags))
+local f, n = parseHeader(data)
+if not f then return 0 end
+if n > 5 then
+  local s = tonumber(f[2]) or 0
+  local vs = redis.call('MGET', unpack(f, 6, n))
   for i = 1, #vs do
     if vs[i] and tonumber(vs[i]) > s then return 0 end
   end
@@ -46,29 +64,25 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[1])
  * (pttl -1 when not asked for); `or false` keeps a nil from cutting a reply array short. Reads the entries with one MGET and all
  * their tag versions with one more: a batch costs a handful of commands, not several per key.
  */
-export const READ_MANY_SCRIPT = `
+export const READ_MANY_SCRIPT = `${PARSE_HEADER}
 local n = #KEYS - 1
 local datas = redis.call('MGET', unpack(KEYS, 2))
 local heads = {}
+local counts = {}
 local tagPos = {}
 local tagList = {}
 for i = 1, n do
   local data = datas[i]
   if data then
-    local nl = string.find(data, '\\n', 1, true)
-    if nl then
-      local ok, h = pcall(cjson.decode, string.sub(data, 1, nl - 1))
-      if ok and type(h) == 'table' then
-        heads[i] = h
-        local tags = h['t']
-        if type(tags) == 'table' then
-          for j = 1, #tags do
-            local t = tags[j]
-            if not tagPos[t] then
-              tagList[#tagList + 1] = t
-              tagPos[t] = #tagList
-            end
-          end
+    local f, c = parseHeader(data)
+    if f then
+      heads[i] = f
+      counts[i] = c
+      for j = 6, c do
+        local t = f[j]
+        if not tagPos[t] then
+          tagList[#tagList + 1] = t
+          tagPos[t] = #tagList
         end
       end
     end
@@ -84,27 +98,24 @@ end
 local wantTtl = ARGV[1] == '1'
 local out = {}
 for i = 1, n do
-  local h = heads[i]
+  local f = heads[i]
   local key = KEYS[i + 1]
-  if not h then
+  if not f then
     out[i] = {0, current()}
   else
-    local s = tonumber(h['s']) or 0
+    local s = tonumber(f[2]) or 0
     local stale = false
-    local tags = h['t']
-    if type(tags) == 'table' then
-      for j = 1, #tags do
-        local v = versions[tagPos[tags[j]]]
-        if v and tonumber(v) > s then
-          stale = true
-          break
-        end
+    for j = 6, counts[i] do
+      local v = versions[tagPos[f[j]]]
+      if v and tonumber(v) > s then
+        stale = true
+        break
       end
     end
     if stale then
       out[i] = {2, current(), datas[i], wantTtl and redis.call('PTTL', key) or -1}
     else
-      local sl = tonumber(h['sl'])
+      local sl = tonumber(f[3])
       if sl and sl > 0 then redis.call('PEXPIRE', key, sl) end
       out[i] = {1, datas[i], wantTtl and redis.call('PTTL', key) or -1}
     end

@@ -186,6 +186,15 @@ describe('memory cache bounds and copies', () => {
     expect(() => cache.namespace('__x')).toThrow(CacheConfigError);
     await expect(cache.invalidateTags([''])).rejects.toThrow(/tags\[0\]/);
     await expect(cache.getOrLoad('k', () => 1, { tags: ['ok', 3 as never] })).rejects.toThrow(/tags\[1\]/);
+    // Tags are stored in an entry's header line: separators and line breaks would corrupt it.
+    await expect(cache.invalidateTags(['a\nb'])).rejects.toThrow(CacheConfigError);
+    await expect(cache.getOrLoad('k2', () => 1, { tags: ['a\x1fb'] })).rejects.toThrow(/tags\[0\]/);
+    await expect(cache.getOrLoad('k3', (ctx) => (ctx.addTags('x\ny'), 1))).rejects.toThrow(/ctx\.addTags/);
+    expect(() => new Cache({ prefix: 'a\x1fb' })).toThrow(/prefix/);
+    expect(
+      () =>
+        new Cache({ serializer: { name: 'my\x1fcodec', encode: () => Buffer.alloc(0), decode: () => 0 } }),
+    ).toThrow(/serializer/);
   });
 
   test('after close(), getOrLoad still answers through the loader', async () => {

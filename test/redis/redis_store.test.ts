@@ -105,8 +105,8 @@ describe('RedisStore', () => {
     };
     await cache.set('packed', value);
     const raw = (await admin.getBuffer(`${prefix}:_:packed`))!;
-    const header = JSON.parse(raw.subarray(0, raw.indexOf(10)).toString());
-    expect(header).toMatchObject({ c: 'msgpack', z: 'g' });
+    const header = raw.subarray(0, raw.indexOf(10)).toString().split('\x1f');
+    expect(header.slice(3, 5)).toEqual(['msgpack', 'g']);
     expect(raw.length).toBeLessThan(1000);
     const got = (await cache.get<typeof value>('packed'))!;
     expect(got.at.getTime()).toBe(5);
@@ -125,7 +125,7 @@ describe('RedisStore', () => {
     });
     await cache.set('br', { text: 'abc'.repeat(1000) });
     const raw = (await admin.getBuffer(`${prefix}:_:br`))!;
-    expect(raw.toString('latin1')).toContain('"z":"b"');
+    expect(raw.subarray(0, raw.indexOf(10)).toString().split('\x1f')[4]).toBe('b');
     expect(await cache.get('br')).toEqual({ text: 'abc'.repeat(1000) });
   });
 
