@@ -23,6 +23,19 @@ export interface EntryOptions<T = unknown> {
   tags?: TagsOption<T>;
 }
 
+/**
+ * A named policy: entry settings plus fields that the warming and event-invalidation features
+ * read (they are validated and kept here so that one config file describes a policy whole).
+ */
+export interface PolicyOptions<T = unknown> extends EntryOptions<T> {
+  /** Load this policy's registered warmers when the cache starts. */
+  warmOnStartup?: boolean;
+  /** Cron expression for re-warming, e.g. `'0 *\/6 * * *'`. */
+  warmSchedule?: string;
+  /** Domain events that invalidate this policy's entries, e.g. `['user.updated']`. */
+  invalidateOn?: readonly string[];
+}
+
 /** Options of one `getOrLoad`/`set` call. */
 export interface CallOptions<T = unknown> extends EntryOptions<T> {
   /** Name of a policy from `CacheOptions.policies`; call options override it. */
@@ -69,7 +82,7 @@ export interface CacheOptions extends EntryOptions {
   /** The shared tier. Default none (memory only). */
   l2?: Store | L2Options;
   /** Named entry settings, e.g. `{ session: { ttl: '30m', sliding: true } }`. */
-  policies?: Record<string, EntryOptions<any>>;
+  policies?: Record<string, PolicyOptions<any>>;
   /** `'json'` (default: keeps Date, BigInt, Map, Set, Buffer), `'msgpack'`, or your own. */
   serializer?: 'json' | 'msgpack' | Serializer;
   /** Compress large L2 payloads. Default off. */
