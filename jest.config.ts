@@ -1,15 +1,30 @@
 import type { Config } from 'jest';
 
-const config: Config = {
+/** Decorator tests run twice: compiled with legacy decorators (TypeORM's mode) and with TC39 ones. */
+const base = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+  testTimeout: 30_000,
+};
+
+const config: Config = {
   // Real Redis and databases: give slow CI machines room, but never hang forever.
   testTimeout: 30_000,
-  // Tests that leave a socket or timer open are bugs; fail loudly rather than hang CI.
-  detectOpenHandles: false,
-  forceExit: false,
+  projects: [
+    {
+      ...base,
+      displayName: 'legacy-decorators',
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: ['\\.tc39\\.test\\.ts$'],
+      transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] },
+    },
+    {
+      ...base,
+      displayName: 'tc39-decorators',
+      testMatch: ['**/*.tc39.test.ts'],
+      transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.tc39.json' }] },
+    },
+  ],
 };
 
 export default config;

@@ -27,3 +27,5 @@ export {
   CacheTimeoutError,
   CacheStoreError,
 } from './errors';
+export * from './decorators';
+export { tableTag, rowTag, entityName, type EntityRef } from './tags/naming';

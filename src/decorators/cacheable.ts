@@ -1,0 +1,144 @@
+import type { AnyFunction } from '../tags/naming';
+import type { CacheKey } from '../cache';
+import type { Duration } from '../engine/duration';
+import type { LoadContext } from '../engine/load_context';
+import type { CallOptions } from '../engine/options';
+import type { TtlOption } from '../engine/ttl';
+import { CacheConfigError } from '../errors';
+import { tableTag } from '../tags/naming';
+import { adoptMethodTags, type DecoratorCacheOptions, defaultKey, resolveCache } from './decorator_support';
+import { type AnyMethod, type MethodDecoratorBoth, methodDecorator } from './method_decorator';
+import { isClass, resolveTags, type TagSpec, validateTagSpecs } from './tag_specs';
+
+/** Options of `@Cacheable`. Everything is optional; the defaults come from the cache and its policies. */
+export interface CacheableOptions<A extends any[] = any[], R = any> extends DecoratorCacheOptions {
+  /** The key, from the call's arguments. Default: `Class.method:` + the stable encoding of the arguments. */
+  key?: (...args: A) => CacheKey;
+  /** TTL: ms, `'5m'`-style, or a function of the result. */
+  ttl?: TtlOption<R>;
+  /** ± fraction of the TTL to spread expirations by. */
+  jitter?: number;
+  /** Reset the TTL on every read. */
+  sliding?: boolean;
+  /** TTL of `null`/`undefined` results, or `false` not to cache them. */
+  negativeTtl?: Duration | false;
+  /** Tags: names, entity classes, `[Entity, (args) => id]`, or functions of `(args, result)`. */
+  tags?: readonly TagSpec[] | ((args: A, result: R) => readonly string[]);
+  /** When it returns false, the call bypasses the cache entirely (no read, no write). */
+  condition?: (...args: A) => boolean;
+  /** When it returns true for a result, that result is returned but not stored. */
+  unless?: (result: R) => boolean;
+  /** A named policy of the cache; the options above override it. */
+  policy?: string;
+}
+
+/** What one decorated method keeps between calls. */
+interface State {
+  readonly where: string;
+  readonly tags: TagSpec[];
+  callOptions: CallOptions | undefined;
+  dynamicTags: TagSpec[] | undefined;
+  sync: boolean;
+}
+
+/**
+ * Cache-aside for an async method: a hit returns the cached result, a miss runs the method once
+ * however many callers ask at the same time. `this`, name, `length` and metadata are kept.
+ * A sync method is refused with a `CacheConfigError`: at decoration when `emitDecoratorMetadata`
+ * is on, otherwise at its first call (the cache's tiers are asynchronous).
+ */
+export function Cacheable<A extends any[] = any[], R = any>(
+  options: CacheableOptions<A, R> = {},
+): MethodDecoratorBoth {
+  const tagOption = options.tags;
+  if (tagOption !== undefined && typeof tagOption !== 'function') {
+    if (!Array.isArray(tagOption))
+      throw new CacheConfigError('tags', tagOption, 'expected an array of tags or a function');
+    validateTagSpecs('tags', tagOption);
+  }
+  for (const name of ['key', 'condition', 'unless'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new CacheConfigError(name, options[name], 'expected a function of the method arguments');
+    }
+  }
+  return methodDecorator('Cacheable', (original, info) => {
+    // `Object` is what `any` and unions emit: it may still be a promise, so only the first call can tell.
+    const rt = info.returnType;
+    if (typeof rt === 'function' && rt !== Promise && rt !== Object) {
+      throw new CacheConfigError(
+        'Cacheable',
+        info.name,
+        `@Cacheable needs an async method (one returning a Promise); "${info.name}" is declared to return ${(info.returnType as { name?: string })?.name ?? 'something else'}`,
+      );
+    }
+    const own: TagSpec[] = typeof tagOption === 'function' ? [tagOption as TagSpec] : [...(tagOption ?? [])];
+    const state: State = {
+      where: `@Cacheable ${info.name}()`,
+      tags: own,
+      callOptions: undefined,
+      dynamicTags: undefined,
+      sync: false,
+    };
+    const { key, condition, unless } = options;
+    const method = info.name;
+
+    const wrapper: AnyMethod = function (this: unknown, ...args: any[]) {
+      if (condition !== undefined && !condition.apply(this, args as A)) return original.apply(this, args);
+      if (state.sync) throw syncError(state.where);
+      const cache = resolveCache(this, options, state.where);
+      const k = key !== undefined ? key.apply(this, args as A) : defaultKey(this, method, args);
+      const call = state.callOptions ?? (state.callOptions = buildCallOptions(options, state));
+      return cache.getOrLoad(k, (ctx) => load(this, args, ctx), call);
+    };
+
+    async function load(self: unknown, args: any[], ctx: LoadContext): Promise<unknown> {
+      const r = original.apply(self, args);
+      if (r === null || (typeof r !== 'object' && typeof r !== 'function') || typeof r.then !== 'function') {
+        state.sync = true;
+        ctx.doNotCache();
+        throw syncError(state.where);
+      }
+      const result = await r;
+      const dyn = state.dynamicTags;
+      if (dyn !== undefined && dyn.length > 0) {
+        const names = resolveTags(dyn, args, result);
+        if (names.length > 0) ctx.addTags(...names);
+      }
+      if (unless !== undefined && unless(result as R)) ctx.doNotCache();
+      return result;
+    }
+
+    // Adopt tags @CacheTags attached below; ones attached above are added to state.tags later.
+    const all = adoptMethodTags(original, wrapper, own);
+    (state as { tags: TagSpec[] }).tags = all;
+    return wrapper;
+  });
+}
+
+/** Splits tags into the fixed ones (given to the engine once) and those computed per call. */
+function buildCallOptions(options: CacheableOptions<any, any>, state: State): CallOptions {
+  const fixed: string[] = [];
+  const dynamic: TagSpec[] = [];
+  for (const s of state.tags) {
+    if (typeof s === 'string') fixed.push(s);
+    else if (isClass(s)) fixed.push(tableTag(s as AnyFunction));
+    else dynamic.push(s);
+  }
+  state.dynamicTags = dynamic;
+  return {
+    ttl: options.ttl,
+    jitter: options.jitter,
+    sliding: options.sliding,
+    negativeTtl: options.negativeTtl,
+    policy: options.policy,
+    tags: fixed.length > 0 ? fixed : undefined,
+  };
+}
+
+function syncError(where: string): CacheConfigError {
+  return new CacheConfigError(
+    'Cacheable',
+    where,
+    `${where} returned a value, not a Promise: @Cacheable caches async methods only, because L2 reads are asynchronous`,
+  );
+}
