@@ -2,7 +2,7 @@ import type { Cache, CacheKey } from '../cache';
 import { CacheConfigError } from '../errors';
 import type { DecoratorCacheOptions } from './decorator_support';
 import { resolveCache } from './decorator_support';
-import { type AnyMethod, type MethodDecoratorBoth, methodDecorator } from './method_decorator';
+import { type AnyMethod, methodDecorator, type TypedMethodDecorator } from './method_decorator';
 import { resolveTags, type TagSpec, validateTagSpecs } from './tag_specs';
 
 /** Options of `@CacheEvict`: at least one of `key`, `tags` or `allEntries`. */
@@ -24,7 +24,7 @@ export interface CacheEvictOptions<A extends any[] = any[], R = any> extends Dec
  */
 export function CacheEvict<A extends any[] = any[], R = any>(
   options: CacheEvictOptions<A, R>,
-): MethodDecoratorBoth {
+): TypedMethodDecorator<A> {
   if (!options || (options.key === undefined && options.tags === undefined && options.allEntries !== true)) {
     throw new CacheConfigError('CacheEvict', options, '@CacheEvict needs key, tags or allEntries: true');
   }

@@ -6,7 +6,7 @@ import type { TtlOption } from '../engine/ttl';
 import { CacheConfigError } from '../errors';
 import { tableTag } from '../tags/naming';
 import { type DecoratorCacheOptions, defaultKey, resolveCache } from './decorator_support';
-import { type AnyMethod, type MethodDecoratorBoth, methodDecorator } from './method_decorator';
+import { type AnyMethod, methodDecorator, type TypedMethodDecorator } from './method_decorator';
 import { isClass, resolveTags, type TagSpec, validateTagSpecs } from './tag_specs';
 
 /** Options of `@CachePut`. */
@@ -29,7 +29,7 @@ export interface CachePutOptions<A extends any[] = any[], R = any> extends Decor
  */
 export function CachePut<A extends any[] = any[], R = any>(
   options: CachePutOptions<A, R> = {},
-): MethodDecoratorBoth {
+): TypedMethodDecorator<A> {
   if (options.tags !== undefined) {
     if (!Array.isArray(options.tags))
       throw new CacheConfigError('tags', options.tags, 'expected an array of tags');

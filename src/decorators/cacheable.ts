@@ -7,7 +7,7 @@ import type { TtlOption } from '../engine/ttl';
 import { CacheConfigError } from '../errors';
 import { tableTag } from '../tags/naming';
 import { adoptMethodTags, type DecoratorCacheOptions, defaultKey, resolveCache } from './decorator_support';
-import { type AnyMethod, type MethodDecoratorBoth, methodDecorator } from './method_decorator';
+import { type AnyMethod, methodDecorator, type TypedMethodDecorator } from './method_decorator';
 import { isClass, resolveTags, type TagSpec, validateTagSpecs } from './tag_specs';
 
 /** Options of `@Cacheable`. Everything is optional; the defaults come from the cache and its policies. */
@@ -49,7 +49,7 @@ interface State {
  */
 export function Cacheable<A extends any[] = any[], R = any>(
   options: CacheableOptions<A, R> = {},
-): MethodDecoratorBoth {
+): TypedMethodDecorator<A> {
   const tagOption = options.tags;
   if (tagOption !== undefined && typeof tagOption !== 'function') {
     if (!Array.isArray(tagOption))

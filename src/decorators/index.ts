@@ -11,4 +11,4 @@ export {
 export { setDefaultCache, getDefaultCache } from './default_cache';
 export type { CacheOption, DecoratorCacheOptions } from './decorator_support';
 export type { TagSpec } from './tag_specs';
-export type { MethodDecoratorBoth } from './method_decorator';
+export type { MethodDecoratorBoth, TypedMethodDecorator } from './method_decorator';

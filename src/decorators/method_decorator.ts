@@ -23,6 +23,28 @@ export interface MethodDecoratorBoth {
   (value: AnyMethod, context: ClassMethodDecoratorContext): any;
 }
 
+/**
+ * A dual-mode method decorator that only fits methods taking the arguments `A`: with
+ * `key: (id: number) => …`, decorating a method `(id: string) => …` is a compile error.
+ */
+export interface TypedMethodDecorator<A extends any[]> {
+  <T extends AnyMethod>(
+    target: object,
+    propertyKey: string | symbol,
+    descriptor: TypedPropertyDescriptor<T> & Fits<A, T>,
+  ): any;
+  <T extends AnyMethod>(value: T & Fits<A, T>, context: ClassMethodDecoratorContext<any, T>): any;
+}
+
+/**
+ * Accepts a method whose arguments start with `A` (a key function may use only the first
+ * ones); otherwise demands a property no method has, which makes the mismatch a type error.
+ */
+type Fits<A extends any[], T extends AnyMethod> =
+  Parameters<T> extends [...A, ...unknown[]]
+    ? unknown
+    : { 'key/condition functions must take the method arguments': A };
+
 /** Builds a dual-mode method decorator from a function that wraps the original method. */
 export function methodDecorator(
   decoratorName: string,
