@@ -28,4 +28,4 @@ export {
   CacheStoreError,
 } from './errors';
 export * from './decorators';
-export { tableTag, rowTag, entityName, type EntityRef } from './tags/naming';
+export { tableTag, rowTag, anyRowTag, entityName, type EntityRef } from './tags/naming';

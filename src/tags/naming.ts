@@ -32,6 +32,17 @@ export function tableTag(
   return `table:${entityName(entity)}`;
 }
 
+/**
+ * The tag bumped when some rows of `entity` changed but which ones is unknown (a bulk
+ * `update`/`delete`, raw SQL). Entries that hold rows by id carry it beside their row tags, so
+ * that such a write reaches them while a write to another known row does not.
+ */
+export function anyRowTag(
+  entity: EntityRef | string | AnyFunction | (abstract new (...args: any[]) => unknown),
+): string {
+  return `rows:${entityName(entity)}`;
+}
+
 /** The tag of one row: `row:<Entity>:<id>`; composite ids are encoded stably. */
 export function rowTag(
   entity: EntityRef | string | AnyFunction | (abstract new (...args: any[]) => unknown),

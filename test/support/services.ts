@@ -122,3 +122,27 @@ export async function startPrivateRedis(extraArgs: string[] = []): Promise<Priva
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** The shared PostgreSQL the suite uses; tests create and drop their own tables. */
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const START_POSTGRES = 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start';
+
+/** Fails loudly, with the command that starts it, when PostgreSQL does not answer. */
+export async function requirePostgres(): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (err) {
+    throw new Error(
+      `PostgreSQL is not answering at ${DATABASE_URL} (${(err as Error).message}). Start it with:\n  ${START_POSTGRES}`,
+      {
+        cause: err,
+      },
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,193 @@
+import type {
+  DataSource,
+  EntityMetadata,
+  EntitySubscriberInterface,
+  InsertEvent,
+  ObjectLiteral,
+  QueryRunner,
+  RecoverEvent,
+  RemoveEvent,
+  SoftRemoveEvent,
+  TransactionCommitEvent,
+  TransactionRollbackEvent,
+  TransactionStartEvent,
+  UpdateEvent,
+} from 'typeorm';
+import type { Cache } from '../cache';
+import { anyRowTag, rowTag, tableTag } from '../tags/naming';
+
+/** Options of the invalidation subscriber. */
+export interface InvalidationOptions {
+  /** Told about a failed invalidation (already counted and emitted on the cache's `error` event). */
+  onError?: (error: unknown) => void;
+}
+
+type WriteEvent =
+  | InsertEvent<ObjectLiteral>
+  | UpdateEvent<ObjectLiteral>
+  | RemoveEvent<ObjectLiteral>
+  | SoftRemoveEvent<ObjectLiteral>
+  | RecoverEvent<ObjectLiteral>;
+
+/**
+ * Invalidates cache tags for every entity write, after the write commits and never on rollback.
+ *
+ * TypeORM fires `after*` hooks before COMMIT (even for inserts that will roll back), so tags are
+ * buffered per query runner, in one frame per transaction level: a released savepoint merges its
+ * frame into the parent, a rolled-back one drops it, the outermost commit flushes them all.
+ * Writes outside a transaction (`repo.update` and QueryBuilder writes run without one by default)
+ * are already committed when their hook runs, and are flushed at once.
+ *
+ * Every write bumps its table's tag (read by queries). A write whose row ids are known also
+ * bumps those rows' tags; one whose rows are unknown bumps the entity's any-row tag instead,
+ * which every by-id entry carries. Over-invalidation is safe; a missed one would be the bug.
+ */
+export class CacheInvalidationSubscriber implements EntitySubscriberInterface<ObjectLiteral> {
+  private readonly frames = new WeakMap<QueryRunner, Set<string>[]>();
+
+  constructor(
+    private readonly cache: Cache,
+    private readonly options: InvalidationOptions = {},
+  ) {}
+
+  afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
+    return this.record(event, [event.entity]);
+  }
+
+  afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
+    return this.record(event, [event.databaseEntity, event.entity]);
+  }
+
+  afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
+    return this.record(event, [event.databaseEntity, event.entity], event.entityId);
+  }
+
+  afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): Promise<void> {
+    return this.record(event, [event.databaseEntity, event.entity], event.entityId);
+  }
+
+  afterRecover(event: RecoverEvent<ObjectLiteral>): Promise<void> {
+    return this.record(event, [event.databaseEntity, event.entity], event.entityId);
+  }
+
+  afterTransactionStart(event: TransactionStartEvent): void {
+    const qr = event.queryRunner;
+    const frames = this.framesOf(qr);
+    // transactionDepth is already the new level here: one frame per open level.
+    while (frames.length < depthOf(qr)) frames.push(new Set());
+  }
+
+  async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
+    const qr = event.queryRunner;
+    const frames = this.frames.get(qr);
+    if (frames === undefined) return;
+    const level = depthOf(qr); // the level that just committed, counted from 0
+    if (level > 0 && qr.isTransactionActive) {
+      // RELEASE SAVEPOINT: its writes now belong to the enclosing transaction.
+      const done = frames.splice(level);
+      for (const f of done) for (const t of f) frames[level - 1]?.add(t);
+      return;
+    }
+    const tags = new Set<string>();
+    for (const f of frames) for (const t of f) tags.add(t);
+    this.frames.delete(qr);
+    await this.flush([...tags]);
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    const qr = event.queryRunner;
+    const frames = this.frames.get(qr);
+    if (frames === undefined) return;
+    if (!qr.isTransactionActive) this.frames.delete(qr);
+    else frames.splice(depthOf(qr)); // ROLLBACK TO SAVEPOINT: drop that level's writes
+  }
+
+  private framesOf(qr: QueryRunner): Set<string>[] {
+    let frames = this.frames.get(qr);
+    if (frames === undefined) this.frames.set(qr, (frames = []));
+    return frames;
+  }
+
+  private async record(
+    event: WriteEvent,
+    entities: (ObjectLiteral | undefined)[],
+    entityId?: unknown,
+  ): Promise<void> {
+    try {
+      const tags = tagsOf(event.metadata, entities, entityId);
+      const qr = event.queryRunner;
+      if (qr.isTransactionActive && depthOf(qr) > 0) {
+        const frames = this.framesOf(qr);
+        while (frames.length < depthOf(qr)) frames.push(new Set());
+        const top = frames[depthOf(qr) - 1];
+        for (const t of tags) top.add(t);
+        return;
+      }
+      await this.flush(tags);
+    } catch (err) {
+      // Never out of a hook: a cache failure must not turn a committed write into an error.
+      this.options.onError?.(err);
+    }
+  }
+
+  private async flush(tags: string[]): Promise<void> {
+    if (tags.length === 0) return;
+    try {
+      await this.cache.invalidateTags(tags);
+    } catch (err) {
+      this.options.onError?.(err);
+    }
+  }
+}
+
+/**
+ * The query runner's transaction nesting level. Every TypeORM 1.x driver keeps it in
+ * `transactionDepth` (not in the public interface); without it, one level is assumed.
+ */
+function depthOf(qr: QueryRunner): number {
+  const d = (qr as unknown as { transactionDepth?: unknown }).transactionDepth;
+  return typeof d === 'number' ? d : qr.isTransactionActive ? 1 : 0;
+}
+
+/** The tags a write touches: the table's, and each row's whose id is known. */
+function tagsOf(
+  metadata: EntityMetadata,
+  entities: (ObjectLiteral | undefined)[],
+  entityId: unknown,
+): string[] {
+  const name = metadata.name;
+  const tags = new Set<string>([tableTag(name)]);
+  const single = metadata.primaryColumns.length === 1;
+  const addId = (id: unknown) => {
+    if (id === undefined || id === null) return;
+    if (single && typeof id === 'object' && !(id instanceof Date)) {
+      const v = metadata.primaryColumns[0].getEntityValue(id as ObjectLiteral);
+      if (v !== undefined && v !== null) tags.add(rowTag(name, v));
+      return;
+    }
+    tags.add(rowTag(name, id));
+  };
+  for (const e of entities) {
+    if (!e) continue;
+    const id = metadata.getEntityIdMixedMap(e);
+    if (id !== undefined) addId(id);
+  }
+  addId(entityId);
+  // No row known: any row may have changed, so every entry holding rows by id must go too.
+  if (tags.size === 1) tags.add(anyRowTag(name));
+  return [...tags];
+}
+
+/**
+ * Registers automatic invalidation on a DataSource; works before or after `initialize()`,
+ * since TypeORM reads its subscriber list at every event. Returns the subscriber.
+ */
+export function registerInvalidation(
+  dataSource: DataSource,
+  cache: Cache,
+  options?: InvalidationOptions,
+): CacheInvalidationSubscriber {
+  const subscriber = new CacheInvalidationSubscriber(cache, options);
+  dataSource.subscribers.push(subscriber);
+  return subscriber;
+}

@@ -1,0 +1,200 @@
+import 'reflect-metadata';
+import {
+  Column,
+  DataSource,
+  DeleteDateColumn,
+  Entity,
+  PrimaryGeneratedColumn,
+  type Repository,
+} from 'typeorm';
+import { anyRowTag, type Cache, rowTag, tableTag } from '../../src';
+import { registerInvalidation } from '../../src/typeorm';
+import { DATABASE_URL, requirePostgres } from '../support/services';
+import { openStack, type StackHandle } from '../support/stacks';
+
+const TABLE = `ck_inv_product_${process.pid}`;
+
+@Entity({ name: TABLE })
+class Product {
+  @PrimaryGeneratedColumn()
+  id!: number;
+  @Column()
+  name!: string;
+  @Column('int')
+  price!: number;
+  @DeleteDateColumn({ nullable: true })
+  deletedAt?: Date | null;
+}
+
+type Db = 'sqlite' | 'postgres';
+
+async function open(db: Db): Promise<DataSource> {
+  if (db === 'postgres') await requirePostgres();
+  const ds = new DataSource(
+    db === 'sqlite'
+      ? { type: 'better-sqlite3', database: ':memory:', entities: [Product], synchronize: true }
+      : { type: 'postgres', url: DATABASE_URL, entities: [Product], synchronize: true },
+  );
+  return ds.initialize();
+}
+
+describe.each<Db>(['sqlite', 'postgres'])('commit-aware invalidation on %s', (db) => {
+  let ds: DataSource;
+  let repo: Repository<Product>;
+  let stack: StackHandle;
+  let cache: Cache;
+  let loads = 0;
+
+  /** A cached list query: depends on the table. */
+  const list = () =>
+    cache.getOrLoad('list', async () => (loads++, repo.find({ order: { id: 'ASC' } })), {
+      tags: [tableTag(Product)],
+    });
+  /** A cached row by id: depends on that row, and on writes whose rows are unknown. */
+  const byId = (id: number) =>
+    cache.getOrLoad(['byId', id], async () => (loads++, repo.findOneBy({ id })), {
+      tags: [rowTag(Product, id), anyRowTag(Product)],
+    });
+  const prices = async () => (await list()).map((p) => `${p.name}:${p.price}`);
+
+  beforeAll(async () => {
+    ds = await open(db);
+    repo = ds.getRepository(Product);
+    stack = await openStack('l1+redis', `typeorm-${db}`);
+    cache = stack.makeCache();
+    registerInvalidation(ds, cache, { onError: (e) => console.error(e) });
+  });
+  afterAll(async () => {
+    if (db === 'postgres') await ds.query(`DROP TABLE IF EXISTS "${TABLE}"`);
+    await ds.destroy();
+    await stack.cleanup();
+  });
+  beforeEach(async () => {
+    await repo.createQueryBuilder().delete().execute();
+    await cache.clear();
+    await repo.insert([
+      { name: 'a', price: 1 },
+      { name: 'b', price: 2 },
+    ]);
+  });
+
+  const ids = async () => (await repo.find({ order: { id: 'ASC' } })).map((p) => p.id);
+
+  test('save (insert and update) invalidates after commit', async () => {
+    expect(await prices()).toEqual(['a:1', 'b:2']);
+    await repo.save(repo.create({ name: 'c', price: 3 }));
+    expect(await prices()).toEqual(['a:1', 'b:2', 'c:3']);
+    const [idA] = await ids();
+    const a = (await byId(idA))!;
+    a.price = 10;
+    await repo.save(a);
+    expect(await prices()).toEqual(['a:10', 'b:2', 'c:3']);
+    expect((await byId(idA))!.price).toBe(10);
+  });
+
+  test('a write to one row leaves other rows cached', async () => {
+    const [idA, idB] = await ids();
+    await byId(idA);
+    await byId(idB);
+    const before = loads;
+    const b = (await byId(idB))!;
+    b.price = 20;
+    await repo.save(b);
+    await byId(idA);
+    expect(loads).toBe(before); // row A still cached
+    expect((await byId(idB))!.price).toBe(20);
+    expect(loads).toBe(before + 1);
+  });
+
+  test('repo.update and QueryBuilder update (no ids, no transaction) invalidate the table and every row', async () => {
+    const [idA, idB] = await ids();
+    await prices();
+    await byId(idA);
+    await repo.update({ name: 'a' }, { price: 5 });
+    expect(await prices()).toEqual(['a:5', 'b:2']);
+    expect((await byId(idA))!.price).toBe(5);
+    await byId(idB);
+    await repo.createQueryBuilder().update().set({ price: 7 }).where('name = :n', { n: 'b' }).execute();
+    expect((await byId(idB))!.price).toBe(7);
+    expect(await prices()).toEqual(['a:5', 'b:7']);
+  });
+
+  test('delete, remove and softRemove invalidate', async () => {
+    const [idA, idB] = await ids();
+    await prices();
+    await byId(idA);
+    await repo.delete(idA);
+    expect(await prices()).toEqual(['b:2']);
+    expect(await byId(idA)).toBeNull();
+    const b = (await byId(idB))!;
+    await repo.softRemove(b);
+    expect(await prices()).toEqual([]);
+    expect(await byId(idB)).toBeNull();
+    await repo.insert({ name: 'z', price: 9 });
+    const z = (await repo.findOneBy({ name: 'z' }))!;
+    expect(await prices()).toEqual(['z:9']);
+    await repo.remove(z);
+    expect(await prices()).toEqual([]);
+  });
+
+  test('nothing is invalidated before COMMIT, everything right after it', async () => {
+    const [idA] = await ids();
+    await prices();
+    await byId(idA);
+    const before = loads;
+    await ds.transaction(async (em) => {
+      await em.update(Product, { id: idA }, { price: 100 });
+      await em.save(em.create(Product, { name: 'new', price: 3 }));
+      // Still inside the transaction: the cache must not have moved (a reader reloading now
+      // would cache the old committed state under a fresh version).
+      expect(await prices()).toEqual(['a:1', 'b:2']);
+      expect((await byId(idA))!.price).toBe(1);
+      expect(loads).toBe(before);
+    });
+    expect(await prices()).toEqual(['a:100', 'b:2', 'new:3']);
+    expect((await byId(idA))!.price).toBe(100);
+  });
+
+  test('a rolled-back transaction invalidates nothing', async () => {
+    const [idA] = await ids();
+    await prices();
+    await byId(idA);
+    const before = loads;
+    const versions = cache.stats().invalidations;
+    await expect(
+      ds.transaction(async (em) => {
+        await em.save(em.create(Product, { name: 'ghost', price: 0 }));
+        await em.update(Product, { id: idA }, { price: 99 });
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    expect(await prices()).toEqual(['a:1', 'b:2']);
+    expect((await byId(idA))!.price).toBe(1);
+    expect(loads).toBe(before);
+    expect(cache.stats().invalidations).toBe(versions);
+  });
+
+  test('a rolled-back savepoint inside a committed transaction: only the kept writes invalidate', async () => {
+    const [idA, idB] = await ids();
+    await byId(idA);
+    await byId(idB);
+    const qr = ds.createQueryRunner();
+    await qr.connect();
+    try {
+      await qr.startTransaction();
+      await qr.manager.update(Product, { id: idA }, { price: 11 });
+      await qr.startTransaction(); // SAVEPOINT
+      await qr.manager.save(Object.assign(new Product(), { id: idB, name: 'b', price: 22 }));
+      await qr.rollbackTransaction(); // ROLLBACK TO SAVEPOINT
+      await qr.startTransaction(); // SAVEPOINT
+      await qr.manager.save(qr.manager.create(Product, { name: 'kept', price: 33 }));
+      await qr.commitTransaction(); // RELEASE SAVEPOINT: still nothing visible
+      expect((await byId(idA))!.price).toBe(1);
+      await qr.commitTransaction(); // COMMIT
+    } finally {
+      await qr.release();
+    }
+    expect((await byId(idA))!.price).toBe(11);
+    expect(await prices()).toEqual(['a:11', 'b:2', 'kept:33']);
+  });
+});
