@@ -4,7 +4,9 @@ import pkg from '../package.json';
 
 describe('package layout', () => {
   test('exports the engine, the Redis store and the Keyv store as subpaths', () => {
-    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './redis', './keyv', './typeorm']));
+    expect(Object.keys(pkg.exports)).toEqual(
+      expect.arrayContaining(['.', './redis', './keyv', './typeorm', './config']),
+    );
   });
 
   test('ioredis, keyv and typeorm are optional peer dependencies, not dependencies', () => {
