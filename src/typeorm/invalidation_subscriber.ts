@@ -1,4 +1,5 @@
 import type {
+  AfterQueryEvent,
   DataSource,
   EntityMetadata,
   EntitySubscriberInterface,
@@ -15,6 +16,7 @@ import type {
 } from 'typeorm';
 import type { Cache } from '../cache';
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
+import { writtenTables } from './sql_writes';
 
 /** Options of the invalidation subscriber. */
 export interface InvalidationOptions {
@@ -44,11 +46,61 @@ type WriteEvent =
  */
 export class CacheInvalidationSubscriber implements EntitySubscriberInterface<ObjectLiteral> {
   private readonly frames = new WeakMap<QueryRunner, Set<string>[]>();
+  /**
+   * Tables an entity operation is writing right now, per query runner. TypeORM broadcasts
+   * before* before its SQL and after* after it; the SQL in between is covered by the entity
+   * hook (with row precision), so afterQuery must not treat it as a raw write.
+   */
+  private readonly inEntityWrite = new WeakMap<QueryRunner, Map<string, number>>();
 
   constructor(
     private readonly cache: Cache,
     private readonly options: InvalidationOptions = {},
   ) {}
+
+  beforeInsert(event: InsertEvent<ObjectLiteral>): void {
+    this.mark(event.queryRunner, event.metadata, 1);
+  }
+
+  beforeUpdate(event: UpdateEvent<ObjectLiteral>): void {
+    this.mark(event.queryRunner, event.metadata, 1);
+  }
+
+  beforeRemove(event: RemoveEvent<ObjectLiteral>): void {
+    this.mark(event.queryRunner, event.metadata, 1);
+  }
+
+  beforeSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): void {
+    this.mark(event.queryRunner, event.metadata, 1);
+  }
+
+  beforeRecover(event: RecoverEvent<ObjectLiteral>): void {
+    this.mark(event.queryRunner, event.metadata, 1);
+  }
+
+  /**
+   * Raw SQL writes (`dataSource.query('UPDATE …')`), junction-table writes of many-to-many
+   * relations, and QueryBuilder writes with listeners off: no entity hook sees them, so their
+   * tables are read from the SQL and invalidated whole.
+   */
+  afterQuery(event: AfterQueryEvent): Promise<void> | void {
+    if (!event.success || event.queryRunner === undefined) return;
+    try {
+      const tables = writtenTables(event.query, tablesOf(event.connection));
+      if (tables.length === 0) return;
+      const busy = this.inEntityWrite.get(event.queryRunner);
+      const tags: string[] = [];
+      for (const t of tables) {
+        if (busy?.get(t.tableName)) continue;
+        tags.push(tableTag(t.name), anyRowTag(t.name));
+        for (const child of cascadeChildren(event.connection, t))
+          tags.push(tableTag(child), anyRowTag(child));
+      }
+      if (tags.length > 0) return this.route(event.queryRunner, tags);
+    } catch (err) {
+      this.options.onError?.(err);
+    }
+  }
 
   afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
     return this.record(event, [event.entity]);
@@ -59,7 +111,8 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   }
 
   afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
-    return this.record(event, [event.databaseEntity, event.entity], event.entityId);
+    // Only a real DELETE fires the database's ON DELETE actions (a soft remove is an UPDATE).
+    return this.record(event, [event.databaseEntity, event.entity], event.entityId, true);
   }
 
   afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): Promise<void> {
@@ -96,10 +149,21 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
     const qr = event.queryRunner;
+    // A failed statement may have left a before* mark without its after*.
+    if (!qr.isTransactionActive) this.inEntityWrite.delete(qr);
     const frames = this.frames.get(qr);
     if (frames === undefined) return;
     if (!qr.isTransactionActive) this.frames.delete(qr);
     else frames.splice(depthOf(qr)); // ROLLBACK TO SAVEPOINT: drop that level's writes
+  }
+
+  private mark(qr: QueryRunner | undefined, metadata: EntityMetadata | undefined, delta: number): void {
+    if (qr === undefined || metadata === undefined) return;
+    let m = this.inEntityWrite.get(qr);
+    if (m === undefined) this.inEntityWrite.set(qr, (m = new Map()));
+    const n = (m.get(metadata.tableName) ?? 0) + delta;
+    if (n > 0) m.set(metadata.tableName, n);
+    else m.delete(metadata.tableName);
   }
 
   private framesOf(qr: QueryRunner): Set<string>[] {
@@ -112,22 +176,33 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     event: WriteEvent,
     entities: (ObjectLiteral | undefined)[],
     entityId?: unknown,
+    deletes = false,
   ): Promise<void> {
+    this.mark(event.queryRunner, event.metadata, -1);
     try {
       const tags = tagsOf(event.metadata, entities, entityId);
-      const qr = event.queryRunner;
-      if (qr.isTransactionActive && depthOf(qr) > 0) {
-        const frames = this.framesOf(qr);
-        while (frames.length < depthOf(qr)) frames.push(new Set());
-        const top = frames[depthOf(qr) - 1];
-        for (const t of tags) top.add(t);
-        return;
+      if (deletes) {
+        for (const child of cascadeChildren(event.connection, event.metadata))
+          tags.push(tableTag(child), anyRowTag(child));
       }
-      await this.flush(tags);
+      await this.route(event.queryRunner, tags);
     } catch (err) {
       // Never out of a hook: a cache failure must not turn a committed write into an error.
       this.options.onError?.(err);
     }
+  }
+
+  /** Buffers tags in the open transaction level, or flushes them when there is none. */
+  private async route(qr: QueryRunner, tags: string[]): Promise<void> {
+    const depth = depthOf(qr);
+    if (qr.isTransactionActive && depth > 0) {
+      const frames = this.framesOf(qr);
+      while (frames.length < depth) frames.push(new Set());
+      const top = frames[depth - 1];
+      for (const t of tags) top.add(t);
+      return;
+    }
+    await this.flush(tags);
   }
 
   private async flush(tags: string[]): Promise<void> {
@@ -138,6 +213,31 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
       this.options.onError?.(err);
     }
   }
+}
+
+const tableMaps = new WeakMap<DataSource, Map<string, EntityMetadata>>();
+
+/** Entity metadata by table name (junction tables included), built once per DataSource. */
+function tablesOf(ds: DataSource): Map<string, EntityMetadata> {
+  let m = tableMaps.get(ds);
+  if (m === undefined || m.size !== ds.entityMetadatas.length) {
+    m = new Map(ds.entityMetadatas.map((e) => [e.tableName.toLowerCase(), e]));
+    tableMaps.set(ds, m);
+  }
+  return m;
+}
+
+/** Entities whose rows a delete of `parent` rows changes through `ON DELETE CASCADE / SET NULL`. */
+function cascadeChildren(ds: DataSource, parent: EntityMetadata): string[] {
+  const out: string[] = [];
+  for (const m of ds.entityMetadatas) {
+    for (const r of m.relations) {
+      if ((r.isManyToOne || r.isOneToOneOwner) && r.inverseEntityMetadata === parent) {
+        if (r.onDelete === 'CASCADE' || r.onDelete === 'SET NULL') out.push(m.name);
+      }
+    }
+  }
+  return out;
 }
 
 /**

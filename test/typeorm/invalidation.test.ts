@@ -4,6 +4,9 @@ import {
   DataSource,
   DeleteDateColumn,
   Entity,
+  JoinTable,
+  ManyToMany,
+  ManyToOne,
   PrimaryGeneratedColumn,
   type Repository,
 } from 'typeorm';
@@ -13,6 +16,24 @@ import { DATABASE_URL, requirePostgres } from '../support/services';
 import { openStack, type StackHandle } from '../support/stacks';
 
 const TABLE = `ck_inv_product_${process.pid}`;
+const CATEGORY_TABLE = `ck_inv_category_${process.pid}`;
+const LABEL_TABLE = `ck_inv_label_${process.pid}`;
+
+@Entity({ name: CATEGORY_TABLE })
+class Category {
+  @PrimaryGeneratedColumn()
+  id!: number;
+  @Column()
+  name!: string;
+}
+
+@Entity({ name: LABEL_TABLE })
+class Label {
+  @PrimaryGeneratedColumn()
+  id!: number;
+  @Column()
+  name!: string;
+}
 
 @Entity({ name: TABLE })
 class Product {
@@ -24,6 +45,11 @@ class Product {
   price!: number;
   @DeleteDateColumn({ nullable: true })
   deletedAt?: Date | null;
+  @ManyToOne(() => Category, { nullable: true, onDelete: 'CASCADE' })
+  category?: Category | null;
+  @ManyToMany(() => Label)
+  @JoinTable({ name: `ck_inv_product_label_${process.pid}` })
+  labels?: Label[];
 }
 
 type Db = 'sqlite' | 'postgres';
@@ -32,8 +58,13 @@ async function open(db: Db): Promise<DataSource> {
   if (db === 'postgres') await requirePostgres();
   const ds = new DataSource(
     db === 'sqlite'
-      ? { type: 'better-sqlite3', database: ':memory:', entities: [Product], synchronize: true }
-      : { type: 'postgres', url: DATABASE_URL, entities: [Product], synchronize: true },
+      ? {
+          type: 'better-sqlite3',
+          database: ':memory:',
+          entities: [Product, Category, Label],
+          synchronize: true,
+        }
+      : { type: 'postgres', url: DATABASE_URL, entities: [Product, Category, Label], synchronize: true },
   );
   return ds.initialize();
 }
@@ -65,12 +96,19 @@ describe.each<Db>(['sqlite', 'postgres'])('commit-aware invalidation on %s', (db
     registerInvalidation(ds, cache, { onError: (e) => console.error(e) });
   });
   afterAll(async () => {
-    if (db === 'postgres') await ds.query(`DROP TABLE IF EXISTS "${TABLE}"`);
+    if (db === 'postgres') {
+      for (const t of [`ck_inv_product_label_${process.pid}`, TABLE, CATEGORY_TABLE, LABEL_TABLE]) {
+        await ds.query(`DROP TABLE IF EXISTS "${t}" CASCADE`);
+      }
+    }
     await ds.destroy();
     await stack.cleanup();
   });
   beforeEach(async () => {
+    await ds.query(`DELETE FROM "ck_inv_product_label_${process.pid}"`);
     await repo.createQueryBuilder().delete().execute();
+    await ds.getRepository(Category).createQueryBuilder().delete().execute();
+    await ds.getRepository(Label).createQueryBuilder().delete().execute();
     await cache.clear();
     await repo.insert([
       { name: 'a', price: 1 },
@@ -196,5 +234,56 @@ describe.each<Db>(['sqlite', 'postgres'])('commit-aware invalidation on %s', (db
     }
     expect((await byId(idA))!.price).toBe(11);
     expect(await prices()).toEqual(['a:11', 'b:2', 'kept:33']);
+  });
+
+  test('raw SQL writes invalidate their tables after commit, and not on rollback', async () => {
+    const [idA] = await ids();
+    await prices();
+    await byId(idA);
+    await ds.query(`UPDATE "${TABLE}" SET price = 50 WHERE name = 'a'`);
+    expect(await prices()).toEqual(['a:50', 'b:2']);
+    expect((await byId(idA))!.price).toBe(50);
+    await expect(
+      ds.transaction(async (em) => {
+        await em.query(`UPDATE "${TABLE}" SET price = 60`);
+        throw new Error('abort');
+      }),
+    ).rejects.toThrow('abort');
+    const before = loads;
+    expect(await prices()).toEqual(['a:50', 'b:2']);
+    expect(loads).toBe(before);
+    await ds.transaction((em) => em.query(`DELETE FROM "${TABLE}" WHERE name = 'b'`));
+    expect(await prices()).toEqual(['a:50']);
+  });
+
+  test('many-to-many add and remove invalidate the junction table', async () => {
+    const junction = ds.getMetadata(Product).manyToManyRelations[0].junctionEntityMetadata!.name;
+    const [idA] = await ids();
+    const labels = await ds.getRepository(Label).save([{ name: 'red' }, { name: 'blue' }]);
+    const withLabels = () =>
+      cache.getOrLoad(
+        ['labels', idA],
+        async () => {
+          loads++;
+          const p = await repo.findOne({ where: { id: idA }, relations: { labels: true } });
+          return (p?.labels ?? []).map((l) => l.name).sort();
+        },
+        { tags: [tableTag(junction)] }, // only the junction: the test shows its own invalidation
+      );
+    expect(await withLabels()).toEqual([]);
+    const p = (await repo.findOne({ where: { id: idA }, relations: { labels: true } }))!;
+    p.labels = labels;
+    await repo.save(p);
+    expect(await withLabels()).toEqual(['blue', 'red']);
+    await repo.createQueryBuilder().relation(Product, 'labels').of(idA).remove(labels[0].id);
+    expect(await withLabels()).toEqual(['blue']);
+  });
+
+  test('deleting a parent invalidates the child table that ON DELETE CASCADE empties', async () => {
+    const cat = await ds.getRepository(Category).save({ name: 'shoes' });
+    await repo.save(repo.create({ name: 'boot', price: 80, category: cat }));
+    expect(await prices()).toEqual(['a:1', 'b:2', 'boot:80']);
+    await ds.getRepository(Category).delete(cat.id);
+    expect(await prices()).toEqual(['a:1', 'b:2']);
   });
 });
