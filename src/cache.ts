@@ -137,9 +137,19 @@ export class Cache {
     const stack = this.stack;
     if (stack.closed) return false;
     const settings = stack.resolve(options);
-    const seq = await stack.captureSeq();
+    const since = options?.since;
+    const seq = typeof since === 'number' && Number.isFinite(since) ? since : await stack.captureSeq();
     const f = await storeValue(stack, this.scope, keys, value, seq, settings, undefined);
     return f.cached;
+  }
+
+  /**
+   * The invalidation version to take before reading a value from its source, for `set(…, {
+   * since })`. `getOrLoad` does this itself; only code that reads and stores in separate steps
+   * needs it.
+   */
+  captureVersion(): Promise<number> {
+    return this.stack.captureSeq();
   }
 
   /** Removes `key` from both tiers. Rejects if L2 could not be reached (L1 is cleared regardless). */

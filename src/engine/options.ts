@@ -40,6 +40,12 @@ export interface PolicyOptions<T = unknown> extends EntryOptions<T> {
 export interface CallOptions<T = unknown> extends EntryOptions<T> {
   /** Name of a policy from `CacheOptions.policies`; call options override it. */
   policy?: string;
+  /**
+   * For `set`: the version from `cache.captureVersion()` taken before the value was read from
+   * its source. Integrations that read and store in separate steps (TypeORM's query cache) pass
+   * it so that a write committed in between makes the stored entry stale at once.
+   */
+  since?: number;
 }
 
 /** L1 (in-process) settings. */

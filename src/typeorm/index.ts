@@ -3,4 +3,6 @@ export {
   registerInvalidation,
   type InvalidationOptions,
 } from './invalidation_subscriber';
+export { CachekitQueryResultCache } from './query_result_cache';
+export { cachekitTypeOrm, type CachekitTypeOrm } from './setup';
 export { tableTag, rowTag, anyRowTag, entityName } from '../tags/naming';

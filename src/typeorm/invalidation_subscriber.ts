@@ -58,6 +58,13 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     private readonly options: InvalidationOptions = {},
   ) {}
 
+  /** Whether `qr` is inside a transaction that has written: its reads must bypass the cache. */
+  hasPendingWrites(qr: QueryRunner | undefined): boolean {
+    if (qr === undefined || !qr.isTransactionActive) return false;
+    const frames = this.frames.get(qr);
+    return frames !== undefined && frames.some((f) => f.size > 0);
+  }
+
   beforeInsert(event: InsertEvent<ObjectLiteral>): void {
     this.mark(event.queryRunner, event.metadata, 1);
   }
@@ -218,7 +225,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
 const tableMaps = new WeakMap<DataSource, Map<string, EntityMetadata>>();
 
 /** Entity metadata by table name (junction tables included), built once per DataSource. */
-function tablesOf(ds: DataSource): Map<string, EntityMetadata> {
+export function tablesOf(ds: DataSource): Map<string, EntityMetadata> {
   let m = tableMaps.get(ds);
   if (m === undefined || m.size !== ds.entityMetadatas.length) {
     m = new Map(ds.entityMetadatas.map((e) => [e.tableName.toLowerCase(), e]));

@@ -32,3 +32,18 @@ export function writtenTables(sql: string, tables: Map<string, EntityMetadata>):
   }
   return [...found];
 }
+
+const IDENT = /[`"[]?[\w$]+[`"\]]?/g;
+
+/**
+ * Every known table a statement names (FROM, JOIN, subqueries alike). Over-inclusive on
+ * purpose: a column that shares a table's name only adds a tag.
+ */
+export function readTables(sql: string, tables: Map<string, EntityMetadata>): EntityMetadata[] {
+  const found = new Set<EntityMetadata>();
+  for (const token of sql.match(IDENT) ?? []) {
+    const m = tables.get(token.replace(/^[`"[]|[`"\]]$/g, '').toLowerCase());
+    if (m) found.add(m);
+  }
+  return [...found];
+}

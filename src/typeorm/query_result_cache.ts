@@ -1,0 +1,101 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { QueryResultCache } from 'typeorm/cache/QueryResultCache.js';
+import type { QueryResultCacheOptions } from 'typeorm/cache/QueryResultCacheOptions.js';
+import type { Cache } from '../cache';
+import { tableTag } from '../tags/naming';
+import { type CacheInvalidationSubscriber, tablesOf } from './invalidation_subscriber';
+import { readTables } from './sql_writes';
+
+/**
+ * TypeORM's query-result cache (`find({ cache: true })`, `.cache(ms)`, `.cache(id, ms)`) on
+ * cachekit. Each result is tagged with every known table its SQL names, so the invalidation
+ * subscriber drops it when any of them is written; TypeORM's own cache never invalidates.
+ *
+ * TypeORM reads and stores in two calls with the query in between, so the version is captured
+ * at the read and handed to the store: a write that commits during the query leaves the stored
+ * result already stale (the stale-set race). Inside a transaction that has written, reads and
+ * stores bypass the cache, so the transaction sees its own writes and never caches them.
+ */
+export class CachekitQueryResultCache implements QueryResultCache {
+  /** Versions captured by misses, by cache key, until the matching store. */
+  private readonly captured = new Map<string, number>();
+
+  constructor(
+    private readonly cache: Cache,
+    private readonly dataSource: DataSource,
+    private readonly subscriber?: CacheInvalidationSubscriber,
+  ) {}
+
+  async connect(): Promise<void> {}
+
+  async disconnect(): Promise<void> {}
+
+  async synchronize(): Promise<void> {}
+
+  async getFromCache(
+    options: QueryResultCacheOptions,
+    queryRunner?: QueryRunner,
+  ): Promise<QueryResultCacheOptions | undefined> {
+    if (this.subscriber?.hasPendingWrites(queryRunner)) return undefined;
+    const key = keyOf(options);
+    if (key === undefined) return undefined;
+    const hit = await this.cache.getEntry<string>(key);
+    if (hit !== undefined) {
+      // Freshness is cachekit's business (TTL and tags); tell TypeORM the entry is current.
+      return {
+        identifier: options.identifier,
+        query: options.query,
+        time: Date.now(),
+        duration: options.duration,
+        result: hit.value,
+      };
+    }
+    const v = await this.cache.captureVersion();
+    const prev = this.captured.get(key);
+    // Concurrent misses of one query: keep the oldest capture, the one that can be stale.
+    this.captured.set(key, prev === undefined ? v : Math.min(prev, v));
+    return undefined;
+  }
+
+  async storeInCache(
+    options: QueryResultCacheOptions,
+    _saved: unknown,
+    queryRunner?: QueryRunner,
+  ): Promise<void> {
+    const key = keyOf(options);
+    if (key === undefined) return;
+    const since = this.captured.get(key);
+    this.captured.delete(key);
+    // No capture (the read bypassed the cache, or failed): storing could hide a concurrent write.
+    if (since === undefined || this.subscriber?.hasPendingWrites(queryRunner)) return;
+    const tables = readTables(options.query ?? '', tablesOf(this.dataSource));
+    await this.cache.set(key, options.result, {
+      ttl: Math.max(1, options.duration),
+      tags: [QUERY_RESULTS_TAG, ...tables.map((m) => tableTag(m.name))],
+      since,
+    });
+  }
+
+  isExpired(saved: QueryResultCacheOptions): boolean {
+    return (saved.time ?? 0) + saved.duration < Date.now();
+  }
+
+  /** Empties the query cache by one tag bump: never FLUSHDB, never a scan. */
+  async clear(): Promise<void> {
+    await this.cache.invalidateTags([QUERY_RESULTS_TAG]);
+  }
+
+  async remove(identifiers: string[]): Promise<void> {
+    await Promise.all(identifiers.map((id) => this.cache.delete(`typeorm:${id}`)));
+  }
+}
+
+/** Every query result carries this tag, so that `clear()` drops them all and nothing else. */
+export const QUERY_RESULTS_TAG = 'typeorm:queries';
+
+function keyOf(options: QueryResultCacheOptions): string | undefined {
+  const k = options.identifier ?? options.query;
+  // Query results share the cache's root namespace with everything else: the subscriber's
+  // table tags must reach them, and tags are namespaced.
+  return k === undefined ? undefined : `typeorm:${k}`;
+}

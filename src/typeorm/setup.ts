@@ -1,0 +1,44 @@
+import { type DataSource, EventSubscriber } from 'typeorm';
+import type { QueryResultCache } from 'typeorm/cache/QueryResultCache.js';
+import type { Cache } from '../cache';
+import { CacheInvalidationSubscriber, type InvalidationOptions } from './invalidation_subscriber';
+import { CachekitQueryResultCache } from './query_result_cache';
+
+/** What `cachekitTypeOrm` returns: pieces to put in the DataSource options. */
+export interface CachekitTypeOrm {
+  /** The subscriber instance (the provider asks it which transactions have written). */
+  readonly subscriber: CacheInvalidationSubscriber;
+  /**
+   * A class for the DataSource's `subscribers` option (TypeORM instantiates what it is given
+   * there); constructing it yields `subscriber` itself.
+   */
+  readonly Subscriber: new () => CacheInvalidationSubscriber;
+  /** Put it in `cache: { provider }`. */
+  readonly provider: (dataSource: DataSource) => QueryResultCache;
+  /** Adds the subscriber to an initialized DataSource (initialize() replaces the subscriber list). */
+  register(dataSource: DataSource): void;
+}
+
+/**
+ * The TypeORM plugin in one call:
+ * `new DataSource({ ..., subscribers: [ck.Subscriber], cache: { provider: ck.provider } })`,
+ * or `ck.register(dataSource)` after `initialize()`.
+ * Query results are stored under `typeorm:` keys of the cache's root namespace.
+ */
+export function cachekitTypeOrm(cache: Cache, options?: InvalidationOptions): CachekitTypeOrm {
+  const subscriber = new CacheInvalidationSubscriber(cache, options);
+  // Returning an object from a constructor makes `new Subscriber()` hand back the singleton.
+  const Subscriber = function CachekitSubscriber() {
+    return subscriber;
+  } as unknown as new () => CacheInvalidationSubscriber;
+  // TypeORM keeps only subscriber classes registered the way @EventSubscriber() registers them.
+  EventSubscriber()(Subscriber);
+  return {
+    subscriber,
+    Subscriber,
+    provider: (dataSource) => new CachekitQueryResultCache(cache, dataSource, subscriber),
+    register(dataSource) {
+      if (!dataSource.subscribers.includes(subscriber)) dataSource.subscribers.push(subscriber);
+    },
+  };
+}
