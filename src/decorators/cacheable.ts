@@ -30,6 +30,8 @@ export interface CacheableOptions<A extends any[] = any[], R = any> extends Deco
   unless?: (result: R) => boolean;
   /** A named policy of the cache; the options above override it. */
   policy?: string;
+  /** Tag the entry with every row and table the method reads through TypeORM. Default true. */
+  captureDependencies?: boolean;
 }
 
 /** What one decorated method keeps between calls. */
@@ -131,6 +133,7 @@ function buildCallOptions(options: CacheableOptions<any, any>, state: State): Ca
     sliding: options.sliding,
     negativeTtl: options.negativeTtl,
     policy: options.policy,
+    captureDependencies: options.captureDependencies,
     tags: fixed.length > 0 ? fixed : undefined,
   };
 }

@@ -21,6 +21,11 @@ export interface EntryOptions<T = unknown> {
   negativeTtl?: Duration | false;
   /** Tags whose invalidation drops this entry. */
   tags?: TagsOption<T>;
+  /**
+   * Let integrations add what the loader read as tags (the TypeORM plugin tags every row and
+   * table a loader touches). Default true.
+   */
+  captureDependencies?: boolean;
 }
 
 /**
@@ -110,6 +115,7 @@ export interface CacheOptions extends EntryOptions {
 export interface ResolvedEntry {
   readonly ttl: ResolvedTtl;
   readonly tags: TagsOption<any> | undefined;
+  readonly capture: boolean;
 }
 
 /** Validates a positive integer option. */
@@ -145,7 +151,15 @@ export function resolveEntry(
     if (typeof opts.tags !== 'function') validateTags(`${path}tags`, opts.tags);
     tags = opts.tags;
   }
-  return { ttl: { ttl, jitter, sliding, negativeTtl }, tags };
+  if (opts.captureDependencies !== undefined && typeof opts.captureDependencies !== 'boolean') {
+    throw new CacheConfigError(
+      `${path}captureDependencies`,
+      opts.captureDependencies,
+      'expected true or false',
+    );
+  }
+  const capture = opts.captureDependencies ?? base?.capture ?? true;
+  return { ttl: { ttl, jitter, sliding, negativeTtl }, tags, capture };
 }
 
 /** What a tag name must be; shared by every place that takes tags. */

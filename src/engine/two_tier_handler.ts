@@ -4,6 +4,7 @@ import { coarseNow } from './clock';
 import type { EntryHeader, L1Entry } from './entry';
 import { limitKeyLength } from './keys';
 import { LoadContextImpl, type LoadContext } from './load_context';
+import { runInLoadScope } from './load_scope';
 import type { CallOptions, ResolvedEntry } from './options';
 import { type Copier, copierFor } from './shape_copier';
 import { computeTtl } from './ttl';
@@ -132,7 +133,7 @@ async function runFlight<T>(
   const started = performance.now();
   let value: T;
   try {
-    value = await loader(ctx);
+    value = await (settings.capture ? runInLoadScope(ctx, () => loader(ctx)) : loader(ctx));
   } catch (err) {
     stack.stats.loadErrors++;
     stack.stats.recordLoad(performance.now() - started);

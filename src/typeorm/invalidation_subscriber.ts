@@ -4,6 +4,7 @@ import type {
   EntityMetadata,
   EntitySubscriberInterface,
   InsertEvent,
+  LoadEvent,
   ObjectLiteral,
   QueryRunner,
   RecoverEvent,
@@ -16,7 +17,8 @@ import type {
 } from 'typeorm';
 import type { Cache } from '../cache';
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
-import { writtenTables } from './sql_writes';
+import { currentLoad } from '../engine/load_scope';
+import { readTables, writtenTables } from './sql_writes';
 
 /** Options of the invalidation subscriber. */
 export interface InvalidationOptions {
@@ -94,7 +96,10 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     if (!event.success || event.queryRunner === undefined) return;
     try {
       const tables = writtenTables(event.query, tablesOf(event.connection));
-      if (tables.length === 0) return;
+      if (tables.length === 0) {
+        captureRead(event);
+        return;
+      }
       const busy = this.inEntityWrite.get(event.queryRunner);
       const tags: string[] = [];
       for (const t of tables) {
@@ -104,6 +109,21 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
           tags.push(tableTag(child), anyRowTag(child));
       }
       if (tags.length > 0) return this.route(event.queryRunner, tags);
+    } catch (err) {
+      this.options.onError?.(err);
+    }
+  }
+
+  /** Read-dependency capture: a row loaded while a cached loader runs tags its entry. */
+  afterLoad(entity: ObjectLiteral, event?: LoadEvent<ObjectLiteral>): void {
+    const load = currentLoad();
+    if (load === undefined || event?.metadata === undefined) return;
+    try {
+      const m = event.metadata;
+      const id = m.getEntityIdMixedMap(entity);
+      const tags = [tableTag(m.name), anyRowTag(m.name)];
+      if (id !== undefined && id !== null) tags.push(rowTagOf(m, id));
+      load.addTags(...tags);
     } catch (err) {
       this.options.onError?.(err);
     }
@@ -220,6 +240,22 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
       this.options.onError?.(err);
     }
   }
+}
+
+/** Read-dependency capture for queries: every table a read names tags the loading entry. */
+function captureRead(event: AfterQueryEvent): void {
+  const load = currentLoad();
+  if (load === undefined) return;
+  const tables = readTables(event.query, tablesOf(event.connection));
+  if (tables.length > 0) load.addTags(...tables.map((t) => tableTag(t.name)));
+}
+
+/** A row tag from an id as getEntityIdMixedMap gives it (a scalar, or a map for composite keys). */
+function rowTagOf(m: EntityMetadata, id: unknown): string {
+  if (m.primaryColumns.length === 1 && typeof id === 'object' && id !== null && !(id instanceof Date)) {
+    return rowTag(m.name, m.primaryColumns[0].getEntityValue(id as ObjectLiteral));
+  }
+  return rowTag(m.name, id);
 }
 
 const tableMaps = new WeakMap<DataSource, Map<string, EntityMetadata>>();

@@ -2,6 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import type { QueryResultCache } from 'typeorm/cache/QueryResultCache.js';
 import type { QueryResultCacheOptions } from 'typeorm/cache/QueryResultCacheOptions.js';
 import type { Cache } from '../cache';
+import { currentLoad } from '../engine/load_scope';
 import { tableTag } from '../tags/naming';
 import { type CacheInvalidationSubscriber, tablesOf } from './invalidation_subscriber';
 import { readTables } from './sql_writes';
@@ -41,6 +42,12 @@ export class CachekitQueryResultCache implements QueryResultCache {
     if (key === undefined) return undefined;
     const hit = await this.cache.getEntry<string>(key);
     if (hit !== undefined) {
+      // A cached loader reading through the query cache still depends on the tables it names.
+      const load = currentLoad();
+      if (load !== undefined) {
+        const tables = readTables(options.query ?? '', tablesOf(this.dataSource));
+        if (tables.length > 0) load.addTags(...tables.map((m) => tableTag(m.name)));
+      }
       // Freshness is cachekit's business (TTL and tags); tell TypeORM the entry is current.
       return {
         identifier: options.identifier,
