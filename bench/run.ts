@@ -1,9 +1,10 @@
 /**
- * `npm run bench`: both scenarios in one process, one after the other, then a summary of the
+ * `npm run bench`: every scenario in one process, one after the other, then a summary of the
  * targets. The checks are informational: the process exits 0 whether they pass or not, because
  * throughput on a shared machine is too noisy to gate anything on.
  */
 import { cpus } from 'node:os';
+import { runDecoratorHit } from './decorator_hit';
 import { runL1Hit } from './l1_hit';
 import { runRedisHit } from './redis_hit';
 import { fmtOps, fmtRatio, printTable, sink } from './support';
@@ -17,6 +18,9 @@ async function main(): Promise<void> {
   console.log('Numbers move with machine load; compare rows of one run, not runs of different days.');
 
   const l1 = await runL1Hit();
+  // Next to the L1 scenario, before Redis: both are memory-only, so neither runs after the
+  // Redis scenario's sockets and servers have churned the heap.
+  const decorated = await runDecoratorHit();
   const redis = await runRedisHit();
 
   const ck = (name: string) => redis.rows.find((r) => r.name === name)!;
@@ -41,6 +45,14 @@ async function main(): Promise<void> {
         `${fmtOps(l1.rows.find((r) => r.name.startsWith('cachekit getOrLoad (shared)'))!.result.opsPerSec)} vs ` +
           `${fmtOps(l1.rows.find((r) => r.name.startsWith('async Map'))!.result.opsPerSec)} ops/s`,
       ],
+      ...[decorated.numeric, decorated.object].map((g) => [
+        `Decorated hit, ${g.arg} arg: cachekit default ÷ type-cacheable`,
+        fmtRatio(g.ratioVsTypeCacheable),
+        '≥ 10×',
+        check(g.ratioVsTypeCacheable >= 10),
+        `${fmtOps(g.cachekitDefault.result.opsPerSec)} vs ${fmtOps(g.typeCacheable.result.opsPerSec)} ops/s ` +
+          `(${g.typeCacheable.name})`,
+      ]),
       [
         'Redis hit: cachekit ÷ best competitor default',
         fmtRatio(redis.ratio),
