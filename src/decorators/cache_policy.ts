@@ -22,7 +22,7 @@ export interface EntityCachePolicy {
   policy?: string;
 }
 
-const policies = new WeakMap<AnyFunction, EntityCachePolicy>();
+const policies = new WeakMap<object, EntityCachePolicy>();
 const STRATEGIES: readonly EntityCacheStrategy[] = ['invalidate', 'write-through', 'write-behind'];
 
 /**
@@ -41,13 +41,15 @@ export function CachePolicy(
 }
 
 /** The cache policy of an entity class (inherited from a decorated parent), `'invalidate'` when none was declared. */
-export function getEntityCachePolicy(entity: AnyFunction): EntityCachePolicy {
+export function getEntityCachePolicy(
+  entity: AnyFunction | (abstract new (...args: any[]) => unknown),
+): EntityCachePolicy {
   for (
     let c: unknown = entity;
     typeof c === 'function' && c !== Function.prototype;
     c = Object.getPrototypeOf(c)
   ) {
-    const p = policies.get(c as AnyFunction);
+    const p = policies.get(c as object);
     if (p) return p;
   }
   return { strategy: 'invalidate' };

@@ -3,8 +3,10 @@ import {
   CacheConfigError,
   Cacheable,
   CacheEvict,
+  CachePolicy,
   CachePut,
   CacheTags,
+  getEntityCachePolicy,
   rowTag,
   setDefaultCache,
   tableTag,
@@ -343,6 +345,21 @@ export function describeDecoratorSuite(mode: 'legacy' | 'tc39'): void {
       expect(() => Cacheable({ tags: [42 as never] })).toThrow(/tags\[0\]/);
       expect(() => CacheTags({} as never)).toThrow(CacheConfigError);
       expect(() => Cacheable({ key: 'nope' as never })).toThrow(/"key"/);
+    });
+
+    test('@CachePolicy declares an entity policy; undecorated entities use invalidate', () => {
+      @CachePolicy({ strategy: 'write-through', ttl: '24h', tags: ['catalog'] })
+      class Sku {}
+      @CachePolicy({ strategy: 'write-behind' })
+      class Counter {}
+      class Plain {}
+      class SpecialSku extends Sku {}
+      expect(getEntityCachePolicy(Sku)).toEqual({ strategy: 'write-through', ttl: '24h', tags: ['catalog'] });
+      expect(getEntityCachePolicy(Counter).strategy).toBe('write-behind');
+      expect(getEntityCachePolicy(Plain)).toEqual({ strategy: 'invalidate' });
+      expect(getEntityCachePolicy(SpecialSku).strategy).toBe('write-through');
+      expect(() => CachePolicy({ strategy: 'write-around' as never })).toThrow(/strategy/);
+      expect(() => CachePolicy({ ttl: 'soon' })).toThrow(/"ttl"/);
     });
   });
 }
