@@ -1,26 +1,24 @@
 import type { AnyFunction } from '../tags/naming';
 import type { CacheKey } from '../cache';
-import type { Duration } from '../engine/duration';
 import type { CallOptions } from '../engine/options';
-import type { TtlOption } from '../engine/ttl';
 import { CacheConfigError } from '../errors';
 import { tableTag } from '../tags/naming';
-import { type DecoratorCacheOptions, defaultKey, resolveCache } from './decorator_support';
+import {
+  type DecoratorCacheOptions,
+  defaultKey,
+  type EntryDecoratorOptions,
+  resolveCache,
+} from './decorator_support';
 import { type AnyMethod, methodDecorator, type TypedMethodDecorator } from './method_decorator';
 import { isClass, resolveTags, type TagSpec, validateTagSpecs } from './tag_specs';
 
 /** Options of `@CachePut`. */
-export interface CachePutOptions<A extends any[] = any[], R = any> extends DecoratorCacheOptions {
+export interface CachePutOptions<A extends any[] = any[], R = any>
+  extends DecoratorCacheOptions, EntryDecoratorOptions<R> {
   /** The key to store under (use the same function as the `@Cacheable` reading it). */
   key?: (...args: A) => CacheKey;
-  ttl?: TtlOption<R>;
-  jitter?: number;
-  sliding?: boolean;
-  negativeTtl?: Duration | false;
+  /** Tags of the stored entry: names, entity classes, `[Entity, (args) => id]`, or functions of `(args, result)`. */
   tags?: readonly TagSpec[];
-  /** When it returns true for a result, nothing is stored. */
-  unless?: (result: R) => boolean;
-  policy?: string;
 }
 
 /**

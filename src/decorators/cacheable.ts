@@ -1,35 +1,28 @@
 import type { AnyFunction } from '../tags/naming';
 import type { CacheKey } from '../cache';
-import type { Duration } from '../engine/duration';
 import type { LoadContext } from '../engine/load_context';
 import type { CallOptions } from '../engine/options';
-import type { TtlOption } from '../engine/ttl';
 import { CacheConfigError } from '../errors';
 import { tableTag } from '../tags/naming';
-import { adoptMethodTags, type DecoratorCacheOptions, defaultKey, resolveCache } from './decorator_support';
+import {
+  adoptMethodTags,
+  type DecoratorCacheOptions,
+  defaultKey,
+  type EntryDecoratorOptions,
+  resolveCache,
+} from './decorator_support';
 import { type AnyMethod, methodDecorator, type TypedMethodDecorator } from './method_decorator';
 import { isClass, resolveTags, type TagSpec, validateTagSpecs } from './tag_specs';
 
 /** Options of `@Cacheable`. Everything is optional; the defaults come from the cache and its policies. */
-export interface CacheableOptions<A extends any[] = any[], R = any> extends DecoratorCacheOptions {
+export interface CacheableOptions<A extends any[] = any[], R = any>
+  extends DecoratorCacheOptions, EntryDecoratorOptions<R> {
   /** The key, from the call's arguments. Default: `Class.method:` + the stable encoding of the arguments. */
   key?: (...args: A) => CacheKey;
-  /** TTL: ms, `'5m'`-style, or a function of the result. */
-  ttl?: TtlOption<R>;
-  /** ± fraction of the TTL to spread expirations by. */
-  jitter?: number;
-  /** Reset the TTL on every read. */
-  sliding?: boolean;
-  /** TTL of `null`/`undefined` results, or `false` not to cache them. */
-  negativeTtl?: Duration | false;
   /** Tags: names, entity classes, `[Entity, (args) => id]`, or functions of `(args, result)`. */
   tags?: readonly TagSpec[] | ((args: A, result: R) => readonly string[]);
   /** When it returns false, the call bypasses the cache entirely (no read, no write). */
   condition?: (...args: A) => boolean;
-  /** When it returns true for a result, that result is returned but not stored. */
-  unless?: (result: R) => boolean;
-  /** A named policy of the cache; the options above override it. */
-  policy?: string;
   /** Tag the entry with every row and table the method reads through TypeORM. Default true. */
   captureDependencies?: boolean;
 }

@@ -1,5 +1,7 @@
 import type { AnyFunction } from '../tags/naming';
 import { Cache } from '../cache';
+import type { Duration } from '../engine/duration';
+import type { TtlOption } from '../engine/ttl';
 import { CacheConfigError } from '../errors';
 import { argsKey } from '../engine/keys';
 import { getDefaultCache } from './default_cache';
@@ -18,6 +20,22 @@ export interface DecoratorCacheOptions {
   cache?: CacheOption;
   /** A namespace of that cache to use instead of its root. */
   namespace?: string;
+}
+
+/** Entry settings that the storing decorators (`@Cacheable`, `@CachePut`) pass to the engine. */
+export interface EntryDecoratorOptions<R> {
+  /** TTL: ms, `'5m'`-style, or a function of the result. */
+  ttl?: TtlOption<R>;
+  /** ± fraction of the TTL to spread expirations by. */
+  jitter?: number;
+  /** Reset the TTL on every read. */
+  sliding?: boolean;
+  /** TTL of `null`/`undefined` results, or `false` not to cache them. */
+  negativeTtl?: Duration | false;
+  /** A named policy of the cache; the decorator's own options override it. */
+  policy?: string;
+  /** When it returns true for a result, that result is returned but not stored. */
+  unless?: (result: R) => boolean;
 }
 
 const namespaces = new WeakMap<Cache, Map<string, Cache>>();

@@ -1,9 +1,7 @@
 import 'reflect-metadata';
-import { Column, DataSource, Entity, PrimaryGeneratedColumn, type Repository } from 'typeorm';
+import { Column, type DataSource, Entity, PrimaryGeneratedColumn, type Repository } from 'typeorm';
 import { type Cache, Cacheable } from '../../src';
-import { cachekitTypeOrm } from '../../src/typeorm';
-import { DATABASE_URL, requirePostgres } from '../support/services';
-import { openStack, type StackHandle } from '../support/stacks';
+import { type Db, openTypeOrm, type TypeOrmFixture } from '../support/typeorm';
 
 const TABLE = `ck_dep_book_${process.pid}`;
 
@@ -15,12 +13,9 @@ class Book {
   title!: string;
 }
 
-type Db = 'sqlite' | 'postgres';
-
 describe.each<Db>(['sqlite', 'postgres'])('read-dependency capture for @Cacheable (%s)', (db) => {
   let ds: DataSource;
   let repo: Repository<Book>;
-  let stack: StackHandle;
   let cache: Cache;
 
   class Library {
@@ -53,30 +48,14 @@ describe.each<Db>(['sqlite', 'postgres'])('read-dependency capture for @Cacheabl
     }
   }
 
+  let fixture: TypeOrmFixture;
+
   beforeAll(async () => {
-    if (db === 'postgres') await requirePostgres();
-    stack = await openStack('l1+redis', `depcapture-${db}`);
-    cache = stack.makeCache();
-    const ck = cachekitTypeOrm(cache, { onError: (e) => console.error(e) });
-    const common = {
-      entities: [Book],
-      synchronize: true,
-      subscribers: [ck.Subscriber],
-      cache: { provider: ck.provider },
-    };
-    ds = new DataSource(
-      db === 'sqlite'
-        ? { type: 'better-sqlite3', database: ':memory:', ...common }
-        : { type: 'postgres', url: DATABASE_URL, ...common },
-    );
-    await ds.initialize();
+    fixture = await openTypeOrm(db, [Book], 'depcapture');
+    ({ ds, cache } = fixture);
     repo = ds.getRepository(Book);
   });
-  afterAll(async () => {
-    if (db === 'postgres') await ds.query(`DROP TABLE IF EXISTS "${TABLE}"`);
-    await ds.destroy();
-    await stack.cleanup();
-  });
+  afterAll(() => fixture.close([TABLE]));
   beforeEach(async () => {
     await repo.createQueryBuilder().delete().execute();
     await repo.insert([{ title: 'Dune' }, { title: 'Emma' }]);

@@ -7,10 +7,7 @@ import {
   PrimaryGeneratedColumn,
   type Repository,
 } from 'typeorm';
-import type { Cache } from '../../src';
-import { cachekitTypeOrm } from '../../src/typeorm';
-import { DATABASE_URL, requirePostgres } from '../support/services';
-import { openStack, type StackHandle } from '../support/stacks';
+import { type Db, openTypeOrm, type TypeOrmFixture } from '../support/typeorm';
 
 const TABLE = `ck_qc_item_${process.pid}`;
 
@@ -26,32 +23,16 @@ class Item {
   createdAt!: Date;
 }
 
-type Db = 'sqlite' | 'postgres';
-
 describe.each<Db>(['sqlite', 'postgres'])('TypeORM query-result cache on cachekit (%s)', (db) => {
   let ds: DataSource;
   let repo: Repository<Item>;
-  let stack: StackHandle;
-  let cache: Cache;
   let queries = 0;
 
+  let fixture: TypeOrmFixture;
+
   beforeAll(async () => {
-    if (db === 'postgres') await requirePostgres();
-    stack = await openStack('l1+redis', `querycache-${db}`);
-    cache = stack.makeCache();
-    const ck = cachekitTypeOrm(cache, { onError: (e) => console.error(e) });
-    const common = {
-      entities: [Item],
-      synchronize: true,
-      subscribers: [ck.Subscriber],
-      cache: { provider: ck.provider },
-    };
-    ds = new DataSource(
-      db === 'sqlite'
-        ? { type: 'better-sqlite3', database: ':memory:', ...common }
-        : { type: 'postgres', url: DATABASE_URL, ...common },
-    );
-    await ds.initialize();
+    fixture = await openTypeOrm(db, [Item], 'querycache');
+    ({ ds } = fixture);
     repo = ds.getRepository(Item);
     // Count the SELECTs that reach the database.
     ds.subscribers.push({
@@ -60,11 +41,7 @@ describe.each<Db>(['sqlite', 'postgres'])('TypeORM query-result cache on cacheki
       },
     } as never);
   });
-  afterAll(async () => {
-    if (db === 'postgres') await ds.query(`DROP TABLE IF EXISTS "${TABLE}"`);
-    await ds.destroy();
-    await stack.cleanup();
-  });
+  afterAll(() => fixture.close([TABLE]));
   beforeEach(async () => {
     await repo.createQueryBuilder().delete().execute();
     await repo.insert([
