@@ -5,4 +5,5 @@ export {
 } from './invalidation_subscriber';
 export { CachekitQueryResultCache } from './query_result_cache';
 export { cachekitTypeOrm, type CachekitTypeOrm } from './setup';
+export { CachedRepository, entityKey } from './entity_cache';
 export { tableTag, rowTag, anyRowTag, entityName } from '../tags/naming';

@@ -47,7 +47,7 @@ type WriteEvent =
  * which every by-id entry carries. Over-invalidation is safe; a missed one would be the bug.
  */
 export class CacheInvalidationSubscriber implements EntitySubscriberInterface<ObjectLiteral> {
-  private readonly frames = new WeakMap<QueryRunner, Set<string>[]>();
+  private readonly frames = new WeakMap<QueryRunner, Frame[]>();
   /**
    * Tables an entity operation is writing right now, per query runner. TypeORM broadcasts
    * before* before its SQL and after* after it; the SQL in between is covered by the entity
@@ -64,7 +64,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   hasPendingWrites(qr: QueryRunner | undefined): boolean {
     if (qr === undefined || !qr.isTransactionActive) return false;
     const frames = this.frames.get(qr);
-    return frames !== undefined && frames.some((f) => f.size > 0);
+    return frames !== undefined && frames.some((f) => f.tags.size > 0);
   }
 
   beforeInsert(event: InsertEvent<ObjectLiteral>): void {
@@ -154,7 +154,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     const qr = event.queryRunner;
     const frames = this.framesOf(qr);
     // transactionDepth is already the new level here: one frame per open level.
-    while (frames.length < depthOf(qr)) frames.push(new Set());
+    while (frames.length < depthOf(qr)) frames.push(new Frame());
   }
 
   async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
@@ -165,13 +165,13 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     if (level > 0 && qr.isTransactionActive) {
       // RELEASE SAVEPOINT: its writes now belong to the enclosing transaction.
       const done = frames.splice(level);
-      for (const f of done) for (const t of f) frames[level - 1]?.add(t);
+      for (const f of done) frames[level - 1]?.absorb(f);
       return;
     }
-    const tags = new Set<string>();
-    for (const f of frames) for (const t of f) tags.add(t);
+    const all = new Frame();
+    for (const f of frames) all.absorb(f);
     this.frames.delete(qr);
-    await this.flush([...tags]);
+    await this.flush([...all.tags], all.rows.values());
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
@@ -193,7 +193,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     else m.delete(metadata.tableName);
   }
 
-  private framesOf(qr: QueryRunner): Set<string>[] {
+  private framesOf(qr: QueryRunner): Frame[] {
     let frames = this.frames.get(qr);
     if (frames === undefined) this.frames.set(qr, (frames = []));
     return frames;
@@ -207,12 +207,18 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   ): Promise<void> {
     this.mark(event.queryRunner, event.metadata, -1);
     try {
-      const tags = tagsOf(event.metadata, entities, entityId);
+      const { tags, ids } = tagsOf(event.metadata, entities, entityId);
       if (deletes) {
         for (const child of cascadeChildren(event.connection, event.metadata))
           tags.push(tableTag(child), anyRowTag(child));
       }
-      await this.route(event.queryRunner, tags);
+      const rows = ids.map((id) => ({
+        dataSource: event.connection,
+        metadata: event.metadata,
+        id,
+        removed: deletes,
+      }));
+      await this.route(event.queryRunner, tags, rows);
     } catch (err) {
       // Never out of a hook: a cache failure must not turn a committed write into an error.
       this.options.onError?.(err);
@@ -220,25 +226,60 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   }
 
   /** Buffers tags in the open transaction level, or flushes them when there is none. */
-  private async route(qr: QueryRunner, tags: string[]): Promise<void> {
+  private async route(qr: QueryRunner, tags: string[], rows: readonly WrittenRow[] = []): Promise<void> {
     const depth = depthOf(qr);
     if (qr.isTransactionActive && depth > 0) {
       const frames = this.framesOf(qr);
-      while (frames.length < depth) frames.push(new Set());
-      const top = frames[depth - 1];
-      for (const t of tags) top.add(t);
+      while (frames.length < depth) frames.push(new Frame());
+      frames[depth - 1].add(tags, rows);
       return;
     }
-    await this.flush(tags);
+    await this.flush(tags, rows);
   }
 
-  private async flush(tags: string[]): Promise<void> {
+  private async flush(tags: string[], rows: Iterable<WrittenRow> = []): Promise<void> {
     if (tags.length === 0) return;
     try {
       await this.cache.invalidateTags(tags);
     } catch (err) {
       this.options.onError?.(err);
+      return; // L2 missed the invalidation: writing new state through now could not be trusted
     }
+    for (const row of rows) {
+      try {
+        await this.writeThrough?.(row);
+      } catch (err) {
+        this.options.onError?.(err);
+      }
+    }
+  }
+
+  /** Set by the entity cache: stores a committed row's new state (write-through entities). */
+  writeThrough: ((row: WrittenRow) => Promise<void>) | undefined;
+}
+
+/** A row a committed write touched, by id. */
+export interface WrittenRow {
+  readonly dataSource: DataSource;
+  readonly metadata: EntityMetadata;
+  readonly id: unknown;
+  readonly removed: boolean;
+}
+
+/** What one transaction level wrote: tags to bump and rows to write through. */
+class Frame {
+  readonly tags = new Set<string>();
+  /** By entity and id: the last write to a row decides (a remove after a save removes). */
+  readonly rows = new Map<string, WrittenRow>();
+
+  add(tags: readonly string[], rows: readonly WrittenRow[]): void {
+    for (const t of tags) this.tags.add(t);
+    for (const r of rows) this.rows.set(rowTag(r.metadata.name, r.id), r);
+  }
+
+  absorb(other: Frame): void {
+    for (const t of other.tags) this.tags.add(t);
+    for (const [k, r] of other.rows) this.rows.set(k, r);
   }
 }
 
@@ -292,33 +333,31 @@ function depthOf(qr: QueryRunner): number {
   return typeof d === 'number' ? d : qr.isTransactionActive ? 1 : 0;
 }
 
-/** The tags a write touches: the table's, and each row's whose id is known. */
+/** The tags a write touches, and the ids of the rows it names (a scalar, or a map for composite keys). */
 function tagsOf(
   metadata: EntityMetadata,
   entities: (ObjectLiteral | undefined)[],
   entityId: unknown,
-): string[] {
+): { tags: string[]; ids: unknown[] } {
   const name = metadata.name;
   const tags = new Set<string>([tableTag(name)]);
-  const single = metadata.primaryColumns.length === 1;
-  const addId = (id: unknown) => {
-    if (id === undefined || id === null) return;
-    if (single && typeof id === 'object' && !(id instanceof Date)) {
-      const v = metadata.primaryColumns[0].getEntityValue(id as ObjectLiteral);
-      if (v !== undefined && v !== null) tags.add(rowTag(name, v));
-      return;
+  const ids = new Map<string, unknown>();
+  const addId = (raw: unknown) => {
+    if (raw === undefined || raw === null) return;
+    let id = raw;
+    if (metadata.primaryColumns.length === 1 && typeof raw === 'object' && !(raw instanceof Date)) {
+      id = metadata.primaryColumns[0].getEntityValue(raw as ObjectLiteral);
+      if (id === undefined || id === null) return;
     }
-    tags.add(rowTag(name, id));
+    const tag = rowTag(name, id);
+    tags.add(tag);
+    ids.set(tag, id);
   };
-  for (const e of entities) {
-    if (!e) continue;
-    const id = metadata.getEntityIdMixedMap(e);
-    if (id !== undefined) addId(id);
-  }
+  for (const e of entities) if (e) addId(metadata.getEntityIdMixedMap(e));
   addId(entityId);
   // No row known: any row may have changed, so every entry holding rows by id must go too.
-  if (tags.size === 1) tags.add(anyRowTag(name));
-  return [...tags];
+  if (ids.size === 0) tags.add(anyRowTag(name));
+  return { tags: [...tags], ids: [...ids.values()] };
 }
 
 /**

@@ -1,4 +1,5 @@
-import { type DataSource, EventSubscriber } from 'typeorm';
+import { type DataSource, EventSubscriber, type ObjectLiteral, type Repository } from 'typeorm';
+import { CachedRepository, writeThroughRow } from './entity_cache';
 import type { QueryResultCache } from 'typeorm/cache/QueryResultCache.js';
 import type { Cache } from '../cache';
 import { CacheInvalidationSubscriber, type InvalidationOptions } from './invalidation_subscriber';
@@ -15,6 +16,8 @@ export interface CachekitTypeOrm {
   readonly Subscriber: new () => CacheInvalidationSubscriber;
   /** Put it in `cache: { provider }`. */
   readonly provider: (dataSource: DataSource) => QueryResultCache;
+  /** Entities by id through the cache, with write-through for entities whose policy asks for it. */
+  repository<E extends ObjectLiteral>(repository: Repository<E>): CachedRepository<E>;
   /** Adds the subscriber to an initialized DataSource (initialize() replaces the subscriber list). */
   register(dataSource: DataSource): void;
 }
@@ -27,6 +30,7 @@ export interface CachekitTypeOrm {
  */
 export function cachekitTypeOrm(cache: Cache, options?: InvalidationOptions): CachekitTypeOrm {
   const subscriber = new CacheInvalidationSubscriber(cache, options);
+  subscriber.writeThrough = (row) => writeThroughRow(cache, row);
   // Returning an object from a constructor makes `new Subscriber()` hand back the singleton.
   const Subscriber = function CachekitSubscriber() {
     return subscriber;
@@ -36,6 +40,7 @@ export function cachekitTypeOrm(cache: Cache, options?: InvalidationOptions): Ca
   return {
     subscriber,
     Subscriber,
+    repository: (repository) => new CachedRepository(cache, repository),
     provider: (dataSource) => new CachekitQueryResultCache(cache, dataSource, subscriber),
     register(dataSource) {
       if (!dataSource.subscribers.includes(subscriber)) dataSource.subscribers.push(subscriber);
