@@ -1,84 +1,157 @@
 /**
- * The cachekit example, on embedded defaults: an in-memory cache in front of a slow "database".
- * Run it with `npm run example`. Set REDIS_URL to put Redis under the in-memory tier.
+ * The cachekit example: a small product catalog on TypeORM. Run it with `npm run example`.
+ * Embedded defaults: SQLite in memory and an in-memory cache, no server needed. Set
+ * DATABASE_URL (PostgreSQL) and/or REDIS_URL to run the same scenario on real servers.
  */
-import { Cache } from '../src';
+import 'reflect-metadata';
+import { Column, DataSource, Entity, ManyToOne, PrimaryGeneratedColumn, type Repository } from 'typeorm';
+import { Cache, Cacheable, CachePolicy, type CacheOptions } from '../src';
+import { cachekitTypeOrm, type CachedRepository } from '../src/typeorm';
 
-interface Product {
-  id: number;
-  name: string;
-  price: number;
-  updatedAt: Date;
+@Entity({ name: 'example_category' })
+class Category {
+  @PrimaryGeneratedColumn()
+  id!: number;
+  @Column()
+  name!: string;
 }
 
-/** A stand-in for a database: every read takes 20 ms and is counted. */
-class SlowCatalog {
-  reads = 0;
-  private readonly rows = new Map<number, Product>();
-  constructor() {
-    for (let id = 1; id <= 50; id++)
-      this.rows.set(id, { id, name: `Product ${id}`, price: 10 + id, updatedAt: new Date() });
+/** Products are read far more than written: their cached state is refreshed on every commit. */
+@CachePolicy({ strategy: 'write-through', ttl: '24h' })
+@Entity({ name: 'example_product' })
+class Product {
+  @PrimaryGeneratedColumn()
+  id!: number;
+  @Column()
+  name!: string;
+  @Column('int')
+  price!: number;
+  @ManyToOne(() => Category, { eager: false })
+  category!: Category;
+}
+
+/** A service whose reads are cached; no tags anywhere: what it reads through TypeORM tags it. */
+class CatalogService {
+  dbReads = 0;
+  constructor(
+    readonly cache: Cache,
+    private readonly products: Repository<Product>,
+  ) {}
+
+  @Cacheable({ ttl: '10m' })
+  async priceList(categoryId: number): Promise<string[]> {
+    this.dbReads++;
+    const rows = await this.products.find({ where: { category: { id: categoryId } }, order: { id: 'ASC' } });
+    return rows.map((p) => `${p.name} ${p.price}`);
   }
-  async find(id: number): Promise<Product | null> {
-    this.reads++;
-    await new Promise((r) => setTimeout(r, 20));
-    const row = this.rows.get(id);
-    return row ? { ...row } : null;
-  }
-  async setPrice(id: number, price: number): Promise<void> {
-    const row = this.rows.get(id)!;
-    this.rows.set(id, { ...row, price, updatedAt: new Date() });
+
+  @Cacheable({ ttl: '1m', negativeTtl: '30s' })
+  async priceOf(productId: number): Promise<number | null> {
+    this.dbReads++;
+    return (await this.products.findOneBy({ id: productId }))?.price ?? null;
   }
 }
 
 async function makeCache(): Promise<Cache> {
-  if (!process.env.REDIS_URL) return new Cache({ prefix: 'example', ttl: '10m' });
+  const options: CacheOptions = { prefix: 'example', ttl: '10m' };
+  if (!process.env.REDIS_URL) return new Cache(options);
   const { RedisStore } = await import('../src/redis');
-  return new Cache({ prefix: 'example', ttl: '10m', l2: new RedisStore({ url: process.env.REDIS_URL }) });
+  return new Cache({ ...options, l2: new RedisStore({ url: process.env.REDIS_URL }) });
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
 }
 
 async function main(): Promise<void> {
-  const db = new SlowCatalog();
   const cache = await makeCache();
-  const product = (id: number) =>
-    cache.getOrLoad(`product:${id}`, () => db.find(id), { tags: [`product:${id}`] });
+  const ck = cachekitTypeOrm(cache);
+  const common = {
+    entities: [Product, Category],
+    synchronize: true,
+    subscribers: [ck.Subscriber],
+    cache: { provider: ck.provider },
+  };
+  const ds = new DataSource(
+    process.env.DATABASE_URL
+      ? { type: 'postgres', url: process.env.DATABASE_URL, ...common, dropSchema: false }
+      : { type: 'better-sqlite3', database: ':memory:', ...common },
+  );
+  await ds.initialize();
+  const products = ds.getRepository(Product);
+  const byId: CachedRepository<Product> = ck.repository(products);
+  const service = new CatalogService(cache, products);
 
   console.log(
-    'cachekit example: %s cache in front of a 20 ms catalog\n',
-    process.env.REDIS_URL ? 'L1 + Redis' : 'in-memory',
+    'cachekit example: TypeORM on %s, cache %s\n',
+    process.env.DATABASE_URL ? 'PostgreSQL' : 'SQLite (in memory)',
+    process.env.REDIS_URL ? 'L1 + Redis' : 'in memory',
   );
 
-  // Traffic follows a skewed distribution: a few products are hot.
-  const started = Date.now();
-  for (let round = 1; round <= 5; round++) {
-    const ids = Array.from({ length: 200 }, () => 1 + Math.floor(Math.random() ** 3 * 50));
-    await Promise.all(ids.map(product));
+  // Seed: 3 categories, 30 products.
+  await products.createQueryBuilder().delete().execute();
+  await ds.getRepository(Category).createQueryBuilder().delete().execute();
+  const cats = await ds
+    .getRepository(Category)
+    .save([{ name: 'lamps' }, { name: 'desks' }, { name: 'chairs' }]);
+  await products.save(
+    Array.from({ length: 30 }, (_, i) =>
+      products.create({ name: `item${i + 1}`, price: 10 + i, category: cats[i % 3] }),
+    ),
+  );
+  const ids = (await products.find({ order: { id: 'ASC' } })).map((p) => p.id);
+
+  // Traffic: skewed towards a few hot products, as real catalogs are.
+  for (let round = 1; round <= 3; round++) {
+    for (let i = 0; i < 300; i++) {
+      const id = ids[Math.floor(Math.random() ** 3 * ids.length)];
+      await Promise.all([service.priceOf(id), byId.findOneById(id), service.priceList(cats[i % 3].id)]);
+    }
     const s = cache.stats();
     console.log(
-      `round ${round}: ${String(s.hits).padStart(4)} hits, ${String(s.misses).padStart(3)} misses, hit ratio ${(s.hitRatio * 100).toFixed(1)}%, catalog reads ${db.reads}`,
+      `round ${round}: hit ratio ${pct(s.hitRatio)}, database reads by the service ${service.dbReads}`,
     );
   }
 
-  // A write invalidates by tag: the next read sees the new price.
-  await db.setPrice(1, 99);
-  await cache.invalidateTags(['product:1']);
-  const p1 = await product(1);
-  console.log(`\nafter a price change and invalidateTags(['product:1']): product 1 costs ${p1?.price}`);
+  // A price change: exactly what depends on that product is refreshed, after COMMIT.
+  const target = ids[0];
+  const before = service.dbReads;
+  const p = (await byId.findOneById(target))!;
+  p.price = 999;
+  await products.save(p);
+  const list = await service.priceList(cats[0].id);
+  const price = await service.priceOf(target);
+  console.log(`\nsaved ${p.name} at 999 (invalidated after COMMIT):`);
+  console.log(`  priceOf(${p.name}) = ${price}, priceList(lamps) starts "${list[0]}": both reloaded`);
+  console.log(
+    `  (${service.dbReads - before} database reads; the service's entries carry the table tags of what they read)`,
+  );
+  const loads = cache.stats().loads;
+  const wt = await byId.findOneById(target);
+  const other = await byId.findOneById(ids[1]);
+  console.log(
+    `  entity cache: ${p.name} = ${wt?.price} (written through), item2 = ${other?.price} (row-tagged, untouched): ${cache.stats().loads - loads} loads`,
+  );
 
-  // Negative caching: a missing product is remembered briefly, so it does not hammer the catalog.
-  const before = db.reads;
-  await Promise.all([product(404), product(404), product(404)]);
-  await product(404);
-  console.log(`4 reads of a missing product cost ${db.reads - before} catalog read(s)`);
+  // A rolled-back write changes nothing.
+  await ds
+    .transaction(async (em) => {
+      await em.update(Product, { id: target }, { price: 1 });
+      throw new Error('rollback');
+    })
+    .catch(() => undefined);
+  console.log(`\nafter a rolled-back update: priceOf(${p.name}) = ${await service.priceOf(target)}`);
+
+  // Negative caching: a missing product is remembered briefly.
+  const r0 = service.dbReads;
+  for (let i = 0; i < 3; i++) await service.priceOf(123456);
+  console.log(`3 reads of a missing product cost ${service.dbReads - r0} database read(s)`);
 
   const s = cache.stats();
-  const saved = s.hits + s.coalesced;
   console.log(
-    `\ntotal: ${s.hits} hits, ${s.misses} misses, ${s.coalesced} coalesced, hit ratio ${(s.hitRatio * 100).toFixed(1)}%`,
+    `\ntotal: ${s.hits} hits, ${s.misses} misses (hit ratio ${pct(s.hitRatio)}), ${s.loads} loads, ${s.invalidations} tag invalidations`,
   );
-  console.log(
-    `catalog reads: ${db.reads} (saved ${saved} reads, ~${saved * 20} ms of database time) in ${Date.now() - started} ms`,
-  );
+  await ds.destroy();
   await cache.close();
 }
 
