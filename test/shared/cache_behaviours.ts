@@ -106,25 +106,25 @@ export function describeCacheBehaviours(kind: StackKind): void {
     test('fixed TTL: the entry expires', async () => {
       const k = key();
       const src = new Source('v1');
-      await cache.getOrLoad(k, () => src.read(), { ttl: 200 });
-      expect(await cache.getOrLoad(k, () => src.read(), { ttl: 200 })).toBe('v1');
-      await sleep(450);
+      await cache.getOrLoad(k, () => src.read(), { ttl: 500 });
+      expect(await cache.getOrLoad(k, () => src.read(), { ttl: 500 })).toBe('v1');
+      await sleep(900);
       src.value = 'v2';
-      expect(await cache.getOrLoad(k, () => src.read(), { ttl: 200 })).toBe('v2');
+      expect(await cache.getOrLoad(k, () => src.read(), { ttl: 500 })).toBe('v2');
       expect(src.reads).toBe(2);
     });
 
     test('sliding TTL: reads keep the entry alive, idleness expires it', async () => {
       const k = key();
       const src = new Source('v1');
-      const opts = { ttl: 500, sliding: true };
+      const opts = { ttl: 1000, sliding: true };
       await cache.getOrLoad(k, () => src.read(), opts);
-      for (let i = 0; i < 4; i++) {
-        await sleep(250);
+      for (let i = 0; i < 5; i++) {
+        await sleep(300);
         expect(await cache.getOrLoad(k, () => src.read(), opts)).toBe('v1');
       }
-      expect(src.reads).toBe(1); // 1 s after the load, past the 500 ms TTL, still cached
-      await sleep(900);
+      expect(src.reads).toBe(1); // 1.5 s after the load, past the 1 s TTL, still cached
+      await sleep(1600);
       src.value = 'v2';
       expect(await cache.getOrLoad(k, () => src.read(), opts)).toBe('v2');
     });
