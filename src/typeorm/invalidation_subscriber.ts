@@ -18,7 +18,7 @@ import type {
 import type { Cache } from '../cache';
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
 import { currentLoad } from '../engine/load_scope';
-import { readTables, writtenTables } from './sql_writes';
+import { isUpsert, readTables, writtenTables } from './sql_writes';
 
 /** Options of the invalidation subscriber. */
 export interface InvalidationOptions {
@@ -101,9 +101,12 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
         return;
       }
       const busy = this.inEntityWrite.get(event.queryRunner);
+      // An upsert may update rows the entity hook cannot name (TypeORM reports a guessed id for
+      // it), so it always counts as a write to unknown rows.
+      const upsert = isUpsert(event.query);
       const tags: string[] = [];
       for (const t of tables) {
-        if (busy?.get(t.tableName)) continue;
+        if (busy?.get(t.tableName) && !upsert) continue;
         tags.push(tableTag(t.name), anyRowTag(t.name));
         for (const child of cascadeChildren(event.connection, t))
           tags.push(tableTag(child), anyRowTag(child));

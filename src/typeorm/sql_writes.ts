@@ -47,3 +47,8 @@ export function readTables(sql: string, tables: Map<string, EntityMetadata>): En
   }
   return [...found];
 }
+
+/** Whether a statement inserts-or-updates (PostgreSQL/SQLite ON CONFLICT, MySQL ON DUPLICATE KEY, MERGE). */
+export function isUpsert(sql: string): boolean {
+  return /\bon\s+conflict\b|\bon\s+duplicate\s+key\b|\bmerge\s+into\b/i.test(sql);
+}

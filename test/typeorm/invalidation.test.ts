@@ -289,4 +289,38 @@ describe.each<Db>(['sqlite', 'postgres'])('commit-aware invalidation on %s', (db
     await ds.getRepository(Category).delete(cat.id);
     expect(await prices()).toEqual(['a:1', 'b:2']);
   });
+
+  test('insert, QueryBuilder insert and upsert invalidate', async () => {
+    await prices();
+    await repo.insert({ name: 'c', price: 3 });
+    expect(await prices()).toEqual(['a:1', 'b:2', 'c:3']);
+    await repo.createQueryBuilder().insert().values({ name: 'd', price: 4 }).execute();
+    expect(await prices()).toEqual(['a:1', 'b:2', 'c:3', 'd:4']);
+    const [idA] = await ids();
+    await byId(idA);
+    await repo.upsert({ id: idA, name: 'a', price: 42 }, ['id']);
+    // What an upsert on a generated key does differs by driver; the cache must equal the DB.
+    const truth = await repo.find({ order: { id: 'ASC' } });
+    expect(await prices()).toEqual(truth.map((p) => `${p.name}:${p.price}`));
+    expect((await byId(idA))!.price).toBe(truth.find((p) => p.id === idA)!.price);
+  });
+
+  test('softDelete, restore and recover invalidate', async () => {
+    const [idA, idB] = await ids();
+    await prices();
+    await byId(idA);
+    await repo.softDelete(idA);
+    expect(await prices()).toEqual(['b:2']);
+    expect(await byId(idA)).toBeNull();
+    await repo.restore(idA);
+    expect(await prices()).toEqual(['a:1', 'b:2']);
+    expect((await byId(idA))!.price).toBe(1);
+    const b = (await repo.findOneBy({ id: idB }))!;
+    await repo.softRemove(b);
+    expect(await prices()).toEqual(['a:1']);
+    const removed = (await repo.findOne({ where: { id: idB }, withDeleted: true }))!;
+    await repo.recover(removed);
+    expect(await prices()).toEqual(['a:1', 'b:2']);
+    expect((await byId(idB))!.price).toBe(2);
+  });
 });
