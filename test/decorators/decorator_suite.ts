@@ -117,6 +117,24 @@ export function describeDecoratorSuite(mode: 'legacy' | 'tc39'): void {
       expect(base.calls).toBe(1);
     });
 
+    test('1 and "1" are different keys, also for the remembered keys of one-argument calls', async () => {
+      class Echo {
+        runs = 0;
+        constructor(readonly cache: Cache) {}
+        @Cacheable()
+        async kind(x: unknown) {
+          this.runs++;
+          return typeof x;
+        }
+      }
+      const e = new Echo(cache);
+      for (let i = 0; i < 3; i++) {
+        expect(await e.kind(1)).toBe('number');
+        expect(await e.kind('1')).toBe('string');
+      }
+      expect(e.runs).toBe(2);
+    });
+
     test('name and length of the method are kept', () => {
       class S {
         @Cacheable()
