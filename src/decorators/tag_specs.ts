@@ -53,8 +53,3 @@ export function resolveTags(specs: readonly TagSpec[], args: any[], result: unkn
   }
   return out;
 }
-
-/** Whether every spec is a fixed name (then tags can be passed to the engine once, not per call). */
-export function allStatic(specs: readonly TagSpec[]): specs is readonly string[] {
-  return specs.every((s) => typeof s === 'string');
-}

@@ -1,9 +1,5 @@
-export {
-  CacheInvalidationSubscriber,
-  registerInvalidation,
-  type InvalidationOptions,
-} from './invalidation_subscriber';
+export { CacheInvalidationSubscriber, type InvalidationOptions } from './invalidation_subscriber';
 export { CachekitQueryResultCache } from './query_result_cache';
-export { cachekitTypeOrm, type CachekitTypeOrm } from './setup';
+export { cachekitTypeOrm, registerInvalidation, type CachekitTypeOrm } from './setup';
 export { CachedRepository, entityKey } from './entity_cache';
 export { tableTag, rowTag, anyRowTag, entityName } from '../tags/naming';

@@ -362,17 +362,3 @@ function tagsOf(
   if (ids.size === 0) tags.add(anyRowTag(name));
   return { tags: [...tags], ids: [...ids.values()] };
 }
-
-/**
- * Registers automatic invalidation on a DataSource; works before or after `initialize()`,
- * since TypeORM reads its subscriber list at every event. Returns the subscriber.
- */
-export function registerInvalidation(
-  dataSource: DataSource,
-  cache: Cache,
-  options?: InvalidationOptions,
-): CacheInvalidationSubscriber {
-  const subscriber = new CacheInvalidationSubscriber(cache, options);
-  dataSource.subscribers.push(subscriber);
-  return subscriber;
-}

@@ -47,3 +47,17 @@ export function cachekitTypeOrm(cache: Cache, options?: InvalidationOptions): Ca
     },
   };
 }
+
+/**
+ * Registers automatic invalidation (and the entity cache's write-through) on an initialized
+ * DataSource, without the query-cache provider. The same subscriber `cachekitTypeOrm` builds.
+ */
+export function registerInvalidation(
+  dataSource: DataSource,
+  cache: Cache,
+  options?: InvalidationOptions,
+): CacheInvalidationSubscriber {
+  const ck = cachekitTypeOrm(cache, options);
+  ck.register(dataSource);
+  return ck.subscriber;
+}
