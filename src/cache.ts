@@ -117,7 +117,7 @@ export class Cache {
     if (stack.l2 !== undefined && !stack.closed) {
       const r = await stack.readL2(keys.full);
       if (r?.kind === 'hit') {
-        const f = fillFromL2(stack, keys, r.data, r.remainingMs);
+        const f = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
         if (f !== undefined) return { value: f.value as T, layer: 'l2' };
       } else if (r?.kind === 'stale') stack.stats.l2Stale++;
       stack.stats.l2Misses++;

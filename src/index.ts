@@ -12,7 +12,7 @@ export type { Duration } from './engine/duration';
 export { parseDuration } from './engine/duration';
 export type { TtlOption } from './engine/ttl';
 export type { LoadContext } from './engine/load_context';
-export { currentLoad } from './engine/load_scope';
+export { currentLoad, watchLoads } from './engine/load_scope';
 export type { Loader } from './engine/two_tier_handler';
 export type { CacheStats } from './engine/stats';
 export type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';

@@ -13,6 +13,7 @@ import {
   compressionFlag,
   compressionOf,
   decodeEntry,
+  type DecodedEntry,
   encodeEntry,
   type EntryHeader,
   isHeaderSafe,
@@ -254,8 +255,11 @@ export class CacheStack {
   }
 
   /** Decodes an L2 entry into a value; anything unreadable is reported and treated as a miss. */
-  decode(key: string, data: Buffer): { value: unknown; header: EntryHeader } | undefined {
-    const entry = decodeEntry(data);
+  decode(
+    key: string,
+    data: Buffer,
+    entry: DecodedEntry | undefined = decodeEntry(data),
+  ): { value: unknown; header: EntryHeader } | undefined {
     if (!entry) {
       this.report(new CacheSerializationError(key, 'entry', 'not a cachekit entry'), 'decode', key);
       return undefined;

@@ -58,8 +58,14 @@ export function encodeEntry(header: EntryHeader, payload: Buffer): Buffer {
   return Buffer.concat([head, payload], head.length + payload.length);
 }
 
+/** An L2 byte string split into its header and payload. */
+export interface DecodedEntry {
+  readonly header: EntryHeader;
+  readonly payload: Buffer;
+}
+
 /** Splits an L2 byte string into its header and payload; returns undefined for bytes cachekit did not write. */
-export function decodeEntry(data: Buffer): { header: EntryHeader; payload: Buffer } | undefined {
+export function decodeEntry(data: Buffer): DecodedEntry | undefined {
   const nl = data.indexOf(NEWLINE);
   if (nl <= 0) return undefined;
   const f = data.toString('utf8', 0, nl).split(FIELD_SEPARATOR);

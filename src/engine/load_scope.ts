@@ -8,12 +8,29 @@ import type { LoadContext } from './load_context';
  */
 const scope = new AsyncLocalStorage<LoadContext>();
 
-/** Runs a loader with `ctx` as the current load. */
-export function runInLoadScope<T>(ctx: LoadContext, fn: () => T): T {
-  return scope.run(ctx, fn);
+/**
+ * Whether anything reads the scope. Why a switch: the first `AsyncLocalStorage#run` turns on
+ * promise hooks for the whole process on Node 20, a tax on every promise of the application
+ * (~5% of a Redis hit in bench/redis_hit.ts). An app without an integration never pays it.
+ */
+let watched = false;
+
+/**
+ * Declares that something will call `currentLoad()` during loads, so loaders must run in the
+ * scope from now on. The TypeORM plugin calls it when it is created; call it before the first
+ * load if you read `currentLoad()` yourself.
+ */
+export function watchLoads(): void {
+  watched = true;
 }
 
-/** The load running in this async context, if any. */
+/** Runs a loader with `ctx` as the current load (a plain call while nothing watches loads). */
+export function runInLoadScope<T>(ctx: LoadContext, fn: () => T): T {
+  return watched ? scope.run(ctx, fn) : fn();
+}
+
+/** The load running in this async context, if any (see `watchLoads`). */
 export function currentLoad(): LoadContext | undefined {
+  watched = true;
   return scope.getStore();
 }

@@ -1,7 +1,7 @@
 import { cloneValue } from './clone';
 import type { CacheStack, Flight } from './cache_stack';
 import { coarseNow } from './clock';
-import type { EntryHeader, L1Entry } from './entry';
+import type { DecodedEntry, EntryHeader, L1Entry } from './entry';
 import { limitKeyLength } from './keys';
 import { LoadContextImpl, type LoadContext } from './load_context';
 import { runInLoadScope } from './load_scope';
@@ -110,7 +110,7 @@ async function runFlight<T>(
     const r = await stack.readL2(keys.full);
     if (r !== undefined) {
       if (r.kind === 'hit') {
-        const hit = fillFromL2(stack, keys, r.data, r.remainingMs);
+        const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
         if (hit !== undefined) return hit;
       } else {
         if (r.kind === 'stale') stack.stats.l2Stale++;
@@ -204,8 +204,9 @@ export function fillFromL2(
   keys: EntryKeys,
   data: Buffer,
   remainingMs: number,
+  entry?: DecodedEntry,
 ): Flight | undefined {
-  const d = stack.decode(keys.full, data);
+  const d = stack.decode(keys.full, data, entry);
   if (d === undefined) return undefined;
   stack.stats.l2Hits++;
   stack.stats.hits++;

@@ -1,7 +1,17 @@
+import type { DecodedEntry } from '../engine/entry';
+
 /** Result of a validated L2 read. */
 export type L2Read =
-  /** A current entry; `remainingMs` is its remaining TTL, used to fill L1 without extending it. */
-  | { readonly kind: 'hit'; readonly data: Buffer; readonly remainingMs: number }
+  /**
+   * A current entry; `remainingMs` is its remaining TTL, used to fill L1 without extending it.
+   * `entry` is the data already split into header and payload, when the store had to do it.
+   */
+  | {
+      readonly kind: 'hit';
+      readonly data: Buffer;
+      readonly remainingMs: number;
+      readonly entry?: DecodedEntry;
+    }
   /** No entry. `seq` is the current invalidation sequence when the store could read it in the same trip. */
   | { readonly kind: 'miss'; readonly seq: number | undefined }
   /** An entry exists but one of its tags was invalidated after it was loaded. */

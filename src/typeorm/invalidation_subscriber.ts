@@ -17,7 +17,7 @@ import type {
 } from 'typeorm';
 import type { Cache } from '../cache';
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
-import { currentLoad } from '../engine/load_scope';
+import { currentLoad, watchLoads } from '../engine/load_scope';
 import { isUpsert, readTables, writtenTables } from './sql_writes';
 
 /** Options of the invalidation subscriber. */
@@ -58,7 +58,10 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   constructor(
     private readonly cache: Cache,
     private readonly options: InvalidationOptions = {},
-  ) {}
+  ) {
+    // Read-dependency capture reads the load scope from afterLoad/afterQuery.
+    watchLoads();
+  }
 
   /** Whether `qr` is inside a transaction that has written: its reads must bypass the cache. */
   hasPendingWrites(qr: QueryRunner | undefined): boolean {

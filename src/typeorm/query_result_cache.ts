@@ -2,7 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import type { QueryResultCache } from 'typeorm/cache/QueryResultCache.js';
 import type { QueryResultCacheOptions } from 'typeorm/cache/QueryResultCacheOptions.js';
 import type { Cache } from '../cache';
-import { currentLoad } from '../engine/load_scope';
+import { currentLoad, watchLoads } from '../engine/load_scope';
 import { tableTag } from '../tags/naming';
 import { type CacheInvalidationSubscriber, tablesOf } from './invalidation_subscriber';
 import { readTables } from './sql_writes';
@@ -25,7 +25,9 @@ export class CachekitQueryResultCache implements QueryResultCache {
     private readonly cache: Cache,
     private readonly dataSource: DataSource,
     private readonly subscriber?: CacheInvalidationSubscriber,
-  ) {}
+  ) {
+    watchLoads();
+  }
 
   async connect(): Promise<void> {}
 

@@ -11,12 +11,22 @@ import {
 } from '../support/services';
 
 /** Counts the commands a client sends, on a real Redis, by wrapping its sendCommand. */
-function countCommands(client: Redis): { names: string[] } {
-  const seen = { names: [] as string[] };
+/**
+ * Records the commands a client sends and how many times it writes to its socket: commands
+ * written together (a pipeline) travel in one write, and are answered in one round trip.
+ */
+function countCommands(client: Redis): { names: string[]; writes: number } {
+  const seen = { names: [] as string[], writes: 0 };
   const original = client.sendCommand.bind(client);
-  client.sendCommand = ((cmd: { name: string }) => {
+  client.sendCommand = ((cmd: { name: string }, stream?: unknown) => {
     seen.names.push(cmd.name);
-    return original(cmd as never);
+    return original(cmd as never, stream as never);
+  }) as never;
+  const socket = client.stream;
+  const write = socket.write.bind(socket);
+  socket.write = ((...args: unknown[]) => {
+    seen.writes++;
+    return (write as (...a: unknown[]) => boolean)(...args);
   }) as never;
   return seen;
 }
@@ -38,13 +48,53 @@ describe('RedisStore', () => {
     await admin.quit();
   });
 
-  test('an L2 hit, tag check included, is one command (one round trip)', async () => {
+  test('an L2 hit, tag check included, is one round trip of two MGETs (entries, then versions)', async () => {
     const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
     await cache.set('one-trip', { id: 1 }, { tags: ['a', 'b', 'c'] });
     await cache.invalidateTags(['unrelated']);
     const seen = countCommands(client);
     for (let i = 0; i < 10; i++) expect(await cache.get('one-trip')).toEqual({ id: 1 });
+    expect(seen.names).toEqual(Array(20).fill('mget'));
+    expect(seen.writes).toBe(10);
+  });
+
+  test('with tag hints off, an L2 hit is one script call', async () => {
+    const store = new RedisStore({ client, tagHints: 0 });
+    const cache = new Cache({ prefix, l1: false, l2: store, tagVersionTtl: '1h' });
+    await cache.set('one-script', { id: 1 }, { tags: ['a', 'b', 'c'] });
+    const seen = countCommands(client);
+    for (let i = 0; i < 10; i++) expect(await cache.get('one-script')).toEqual({ id: 1 });
     expect(seen.names).toEqual(Array(10).fill('evalsha'));
+  });
+
+  test('an instance reading an entry it did not write checks unknown tags with the script once, then pipelines', async () => {
+    const writer = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
+    const other = new Redis(REDIS_URL);
+    await other.ping();
+    try {
+      const reader = new Cache({
+        prefix,
+        l1: false,
+        l2: new RedisStore({ client: other }),
+        tagVersionTtl: '1h',
+      });
+      await writer.set('foreign', { id: 7 }, { tags: ['f1', 'f2'] });
+      const seen = countCommands(other);
+      expect(await reader.get('foreign')).toEqual({ id: 7 });
+      expect(seen.names).toEqual(['mget', 'mget', 'evalsha']);
+      expect(await reader.get('foreign')).toEqual({ id: 7 });
+      expect(seen.names.slice(3)).toEqual(['mget', 'mget']);
+      // The learned tags are really checked: invalidating one makes the next read a miss.
+      await writer.invalidateTags(['f2']);
+      expect(await reader.get('foreign')).toBeUndefined();
+      expect(seen.names.slice(5)).toEqual(['mget', 'mget']);
+      // Tags that change under a key are learned again through the script.
+      await writer.set('foreign', { id: 8 }, { tags: ['f3'] });
+      expect(await reader.get('foreign')).toEqual({ id: 8 });
+      expect(seen.names.slice(7)).toEqual(['mget', 'mget', 'evalsha']);
+    } finally {
+      await other.quit();
+    }
   });
 
   test('concurrent reads of one key share one L2 round trip', async () => {
@@ -53,29 +103,60 @@ describe('RedisStore', () => {
     const seen = countCommands(client);
     const got = await Promise.all(Array.from({ length: 100 }, () => cache.get('coalesced')));
     expect(got.every((g) => (g as { id: number }).id === 1)).toBe(true);
-    expect(seen.names).toEqual(['evalsha']);
+    expect(seen.names).toEqual(['mget', 'mget']);
+    expect(seen.writes).toBe(1);
   });
 
-  test('concurrent reads of different keys go out as batched script calls, each answered correctly', async () => {
-    const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
-    for (let i = 0; i < 50; i++) await cache.set(`batch${i}`, { i }, { tags: [`b${i % 5}`] });
-    await cache.invalidateTags(['b0']); // every fifth entry is now stale
-    const seen = countCommands(client);
-    const got = await Promise.all(Array.from({ length: 60 }, (_, i) => cache.getEntry(`batch${i}`)));
-    // 60 reads in batches of at most 8: 8 script calls instead of 60.
-    expect(seen.names).toEqual(Array(8).fill('evalsha'));
-    got.forEach((g, i) => {
-      if (i >= 50 || i % 5 === 0) expect(g).toBeUndefined();
-      else expect(g).toEqual({ value: { i }, layer: 'l2' });
-    });
-  });
+  test.each([
+    ['pipelined MGETs', undefined, ['mget', 'mget']],
+    ['script calls', 0, ['evalsha']],
+  ] as const)(
+    'concurrent reads of different keys go out in batches of 16 (%s), each answered correctly',
+    async (_label, tagHints, perBatch) => {
+      const cache = new Cache({
+        prefix,
+        l1: false,
+        l2: new RedisStore({ client, tagHints }),
+        tagVersionTtl: '1h',
+      });
+      const k = `batch${tagHints ?? 'h'}`;
+      for (let i = 0; i < 50; i++) await cache.set(`${k}${i}`, { i }, { tags: [`${k}t${i % 5}`] });
+      await cache.invalidateTags([`${k}t0`]); // every fifth entry is now stale
+      const seen = countCommands(client);
+      const got = await Promise.all(Array.from({ length: 60 }, (_, i) => cache.getEntry(`${k}${i}`)));
+      // 60 reads in batches of at most 16: 4 batches instead of 60 round trips.
+      expect(seen.names).toEqual(Array(4).fill(perBatch).flat());
+      expect(seen.writes).toBe(4);
+      got.forEach((g, i) => {
+        if (i >= 50 || i % 5 === 0) expect(g).toBeUndefined();
+        else expect(g).toEqual({ value: { i }, layer: 'l2' });
+      });
+    },
+  );
 
   test('a miss captures the sequence in the same round trip as the read', async () => {
     const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }), tagVersionTtl: '1h' });
     const seen = countCommands(client);
     await cache.getOrLoad('miss-trip', () => 1);
-    // read (with sequence) + write; no separate GET of the sequence
-    expect(seen.names).toEqual(['evalsha', 'set']);
+    // read (entries + sequence, pipelined) then write; no separate GET of the sequence
+    expect(seen.names).toEqual(['mget', 'mget', 'set']);
+    expect(seen.writes).toBe(2);
+  });
+
+  test('with an L1 to fill, the pipelined read also takes the remaining TTL', async () => {
+    const store = new RedisStore({ client });
+    const writer = new Cache({ prefix, l1: false, l2: store, tagVersionTtl: '1h' });
+    await writer.set('ttl-fill', 'v', { ttl: '10m', tags: ['tf'] });
+    await client.pexpire(`${prefix}:_:ttl-fill`, 700);
+    const reader = new Cache({ prefix, l2: store, tagVersionTtl: '1h' });
+    const seen = countCommands(client);
+    expect(await reader.get('ttl-fill')).toBe('v');
+    expect(seen.names).toEqual(['mget', 'mget', 'pttl']);
+    expect(seen.writes).toBe(1);
+    expect(await reader.getEntry('ttl-fill')).toEqual({ value: 'v', layer: 'l1' });
+    // L1 got the entry with the 0.7 s left in Redis, not the 10 min it was written with.
+    await sleep(900);
+    expect(await reader.getEntry('ttl-fill')).toBeUndefined();
   });
 
   test('sliding entries have their Redis TTL reset by reads', async () => {

@@ -1,0 +1,3 @@
+import { describeCacheBehaviours } from '../shared/cache_behaviours';
+
+describeCacheBehaviours('redis-script');
