@@ -19,7 +19,7 @@ export type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events'
 export type { Serializer } from './engine/serializer';
 export { jsonSerializer, msgpackSerializer } from './engine/serializer';
 export { stableKey, argsKey } from './engine/keys';
-export type { Store, StoredValue, L2Read } from './stores/store';
+export type { Store, StoreLocks, StoredValue, L2Read } from './stores/store';
 export {
   CacheError,
   CacheConfigError,

@@ -63,6 +63,26 @@ export interface Store {
   readValidated?(key: string, seqKey: string, needTtl?: boolean): Promise<L2Read>;
   /** Optional: `touch`, but only while the entry's tags are still current. */
   touchValidated?(key: string, ttlMs: number): Promise<void>;
+  /** Optional: a lock shared by every process, so that one of them loads a cold key (stampede protection). */
+  readonly locks?: StoreLocks;
   /** Releases connections the store opened itself. */
+  close(): Promise<void>;
+}
+
+/**
+ * A cross-process lock per key. A holder that dies loses the lock when its TTL runs out; waiters
+ * learn of a release by notification where the store has one, by polling otherwise.
+ */
+export interface StoreLocks {
+  /** Takes the lock for `key` for `ttlMs`; resolves a token, or undefined when another holder has it. */
+  acquire(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases the lock if `token` still holds it (compare-and-delete), and wakes the waiters. */
+  release(key: string, token: string): Promise<void>;
+  /**
+   * Resolves true once the lock for `key` is released or expires, false when `timeoutMs` passes
+   * first. May resolve early (a missed notification is covered by polling); callers re-check.
+   */
+  waitForRelease(key: string, timeoutMs: number): Promise<boolean>;
+  /** Stops listening for releases; pending waits resolve false. */
   close(): Promise<void>;
 }
