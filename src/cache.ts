@@ -8,6 +8,7 @@ import {
   countL1Hit,
   type EntryKeys,
   fillFromL2,
+  freshHit,
   fullKeyOf,
   l1KeyOf,
   l1Lookup,
@@ -91,6 +92,7 @@ export class Cache {
     const e = l1Lookup(stack, scope, k, l1Key);
     if (e !== undefined) {
       countL1Hit(stack, scope, k);
+      if (e.fresh !== undefined) return freshHit(stack, scope, k, l1Key, e, loader, options);
       return Promise.resolve(e.copy(e.value) as T);
     }
     const full = fullKeyOf(stack, scope, k);
@@ -109,7 +111,8 @@ export class Cache {
     const keys = this.keysOf(key);
     const stack = this.stack;
     const e = l1Lookup(stack, this.scope, keys.user, keys.l1);
-    if (e !== undefined) {
+    // Past its TTL, a value in grace is only served by getOrLoad, which can refresh it.
+    if (e !== undefined && (e.fresh === undefined || Date.now() < e.fresh.freshUntil)) {
       countL1Hit(stack, this.scope, keys.user);
       return { value: e.copy(e.value) as T, layer: 'l1' };
     }
@@ -118,7 +121,7 @@ export class Cache {
       const r = await stack.readL2(keys.full);
       if (r?.kind === 'hit') {
         const f = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
-        if (f !== undefined) return { value: f.value as T, layer: 'l2' };
+        if (f !== undefined && f.stale === undefined) return { value: f.value as T, layer: 'l2' };
       } else if (r?.kind === 'stale') stack.stats.l2Stale++;
       stack.stats.l2Misses++;
     }

@@ -20,6 +20,7 @@ import {
   type L1Entry,
 } from './entry';
 import { CacheEvents } from './events';
+import { ReadHeat } from './freshness';
 import {
   type CacheOptions,
   type CallOptions,
@@ -53,6 +54,10 @@ export class CacheStack {
   readonly events = new CacheEvents();
   /** Loads in progress, by full key: concurrent callers share one. */
   readonly inflight = new Map<string, Promise<Flight>>();
+  /** Decaying read counts of adaptive-TTL keys. */
+  readonly heat = new ReadHeat();
+  /** Keys whose background refresh failed, with the time before which it is not retried. */
+  readonly refreshBackoff = new LRUCache<string, number>({ max: 10_000 });
   /** L2 reads in progress, by full key. */
   private readonly l2Reads = new Map<string, Promise<L2Read | undefined>>();
   readonly serializer: Serializer;
@@ -364,6 +369,12 @@ export interface Flight {
   /** The copy kept in L1, which waiters clone; undefined when the value was not cacheable. */
   readonly stored: unknown;
   readonly cached: boolean;
+  /** The value is past its TTL (within grace) or invalidated (graceOnInvalidate): refresh it. */
+  readonly stale?: true;
+  /** The value is fresh but due for refresh-ahead or an XFetch early refresh. */
+  readonly early?: boolean;
+  /** The entry's TTL adapts to reads: count this one. */
+  readonly adaptive?: boolean;
 }
 
 function isStore(x: unknown): x is Store {

@@ -1,9 +1,10 @@
 import type { CompressionAlgorithm } from './compression';
 import type { Copier } from './shape_copier';
+import { decodeFreshness, encodeFreshness, type EntryFreshness } from './freshness';
 
 /**
  * The header stored in front of every L2 entry, as one line of fields separated by US (0x1f):
- * `ck1 US seq US sliding US serializer US compression (US tag)* LF payload`.
+ * `ck2 US seq US sliding US serializer US compression US freshness (US tag)* LF payload`.
  * A plain line rather than JSON so that the Redis read script can split it with string.find:
  * decoding JSON with cjson was most of the script's cost on a hit.
  */
@@ -18,11 +19,14 @@ export interface EntryHeader {
   c: string;
   /** Compression applied to the payload. */
   z?: 'g' | 'b';
+  /** Grace, refresh-ahead, XFetch and adaptive-TTL data, when any of them is on. */
+  f?: EntryFreshness;
 }
 
 /** Separates header fields; refused in tag names, prefixes and serializer names. */
 export const FIELD_SEPARATOR = '\x1f';
-const MAGIC = 'ck1';
+// ck1 entries (no freshness field) read as foreign bytes, i.e. misses, and are overwritten.
+const MAGIC = 'ck2';
 
 /** Whether a string can stand in a header field (no field separator, no line break). */
 export function isHeaderSafe(s: string): boolean {
@@ -45,13 +49,18 @@ export interface L1Entry {
   sliding: number;
   /** Last time a sliding entry's L2 copy was touched, to throttle touches. */
   touchedAt: number;
+  /**
+   * Grace / refresh-ahead / XFetch / adaptive data; undefined when none is on. With grace,
+   * `expiresAt` is the end of the grace period and `fresh.freshUntil` the end of the TTL.
+   */
+  fresh: EntryFreshness | undefined;
 }
 
 const NEWLINE = 0x0a;
 
 /** Joins header and payload into the byte string stored in L2. */
 export function encodeEntry(header: EntryHeader, payload: Buffer): Buffer {
-  let line = `${MAGIC}\x1f${header.s}\x1f${header.sl ?? 0}\x1f${header.c}\x1f${header.z ?? ''}`;
+  let line = `${MAGIC}\x1f${header.s}\x1f${header.sl ?? 0}\x1f${header.c}\x1f${header.z ?? ''}\x1f${encodeFreshness(header.f)}`;
   const tags = header.t;
   if (tags !== undefined) for (let i = 0; i < tags.length; i++) line += '\x1f' + tags[i];
   const head = Buffer.from(line + '\n', 'utf8');
@@ -69,14 +78,18 @@ export function decodeEntry(data: Buffer): DecodedEntry | undefined {
   const nl = data.indexOf(NEWLINE);
   if (nl <= 0) return undefined;
   const f = data.toString('utf8', 0, nl).split(FIELD_SEPARATOR);
-  if (f.length < 5 || f[0] !== MAGIC) return undefined;
+  if (f.length < 6 || f[0] !== MAGIC) return undefined;
   const s = Number(f[1]);
   const sl = Number(f[2]);
   if (!Number.isFinite(s) || !Number.isFinite(sl)) return undefined;
   const header: EntryHeader = { s, c: f[3] };
   if (sl > 0) header.sl = sl;
   if (f[4] === 'g' || f[4] === 'b') header.z = f[4];
-  if (f.length > 5) header.t = f.slice(5);
+  if (f[5] !== '') {
+    const fr = decodeFreshness(f[5]);
+    if (fr !== undefined) header.f = fr;
+  }
+  if (f.length > 6) header.t = f.slice(6);
   return { header, payload: data.subarray(nl + 1) };
 }
 

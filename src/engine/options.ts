@@ -5,12 +5,34 @@ import type { CompressionAlgorithm } from './compression';
 import type { Serializer } from './serializer';
 import { isHeaderSafe } from './entry';
 import { type ResolvedTtl, type TtlOption, resolveJitter, resolveTtlOption } from './ttl';
+import { type FreshnessOptions, type FreshnessSettings, resolveFreshness } from './freshness';
 
 /** Tags of an entry: fixed names, or computed from the loaded value. */
 export type TagsOption<T = unknown> = readonly string[] | ((value: T) => readonly string[]);
 
+/** Limits on how long a caller waits for a loader. */
+export interface LoadTimeouts {
+  /**
+   * Past this, a caller that has a stale value at hand (within grace) gets it, and the load
+   * finishes in the background. Without a soft timeout, such a caller gets the stale value at once.
+   */
+  soft?: Duration;
+  /** Past this, the caller's promise rejects with a `CacheTimeoutError`; the load goes on and is cached. */
+  hard?: Duration;
+}
+
+/** Stampede protection across processes: one process loads a cold key, the others wait for its result. */
+export interface LockOptions {
+  /** How long the lock lives if its holder dies. Default `'10s'`. */
+  ttl?: Duration;
+  /** How long a waiter waits for the holder's result. Default `'5s'`. */
+  wait?: Duration;
+  /** What a waiter does when the wait runs out: load itself (default) or reject with `CacheTimeoutError`. */
+  onTimeout?: 'load' | 'fail';
+}
+
 /** Per-entry settings, usable per call, in a named policy, or as cache-wide defaults. */
-export interface EntryOptions<T = unknown> {
+export interface EntryOptions<T = unknown> extends FreshnessOptions {
   /** Time to live: ms, `'5m'`-style, or a function of the value. Default `'5m'`. */
   ttl?: TtlOption<T>;
   /** Spread expirations by ± this fraction of the TTL, e.g. `0.1`. Default 0. */
@@ -26,6 +48,13 @@ export interface EntryOptions<T = unknown> {
    * table a loader touches). Default true.
    */
   captureDependencies?: boolean;
+  /** Soft and hard limits on waiting for the loader. Default none. */
+  timeouts?: LoadTimeouts;
+  /**
+   * Take a lock in L2 before loading a missing key, so that one process in the cluster loads it
+   * (needs a store with locks, e.g. RedisStore; ignored without one). Default off.
+   */
+  lock?: boolean | LockOptions;
 }
 
 /**
@@ -116,6 +145,11 @@ export interface ResolvedEntry {
   readonly ttl: ResolvedTtl;
   readonly tags: TagsOption<any> | undefined;
   readonly capture: boolean;
+  /** Undefined when no freshness feature is on: the hit path then skips it entirely. */
+  readonly fresh: FreshnessSettings | undefined;
+  readonly softTimeout: number;
+  readonly hardTimeout: number;
+  readonly lock: { ttl: number; wait: number; onTimeout: 'load' | 'fail' } | undefined;
 }
 
 /** Validates a positive integer option. */
@@ -159,7 +193,37 @@ export function resolveEntry(
     );
   }
   const capture = opts.captureDependencies ?? base?.capture ?? true;
-  return { ttl: { ttl, jitter, sliding, negativeTtl }, tags, capture };
+  const fresh = resolveFreshness(path, opts, base?.fresh, sliding);
+  let softTimeout = base?.softTimeout ?? 0;
+  let hardTimeout = base?.hardTimeout ?? 0;
+  if (opts.timeouts !== undefined) {
+    const t = opts.timeouts;
+    if (!t || typeof t !== 'object')
+      throw new CacheConfigError(`${path}timeouts`, t, 'expected { soft?, hard? }');
+    if (t.soft !== undefined) softTimeout = parseDuration(`${path}timeouts.soft`, t.soft);
+    if (t.hard !== undefined) hardTimeout = parseDuration(`${path}timeouts.hard`, t.hard);
+    if (softTimeout > 0 && hardTimeout > 0 && softTimeout >= hardTimeout) {
+      throw new CacheConfigError(`${path}timeouts.soft`, t.soft, 'must be shorter than timeouts.hard');
+    }
+  }
+  const lock = opts.lock !== undefined ? resolveLock(`${path}lock`, opts.lock) : base?.lock;
+  return { ttl: { ttl, jitter, sliding, negativeTtl }, tags, capture, fresh, softTimeout, hardTimeout, lock };
+}
+
+function resolveLock(path: string, l: boolean | LockOptions): ResolvedEntry['lock'] {
+  if (l === false) return undefined;
+  const o: LockOptions = l === true ? {} : l;
+  if (!o || typeof o !== 'object')
+    throw new CacheConfigError(path, l, 'expected true, false or { ttl?, wait?, onTimeout? }');
+  const onTimeout = o.onTimeout ?? 'load';
+  if (onTimeout !== 'load' && onTimeout !== 'fail') {
+    throw new CacheConfigError(`${path}.onTimeout`, o.onTimeout, "expected 'load' or 'fail'");
+  }
+  return {
+    ttl: parseDuration(`${path}.ttl`, o.ttl ?? '10s'),
+    wait: parseDuration(`${path}.wait`, o.wait ?? '5s'),
+    onTimeout,
+  };
 }
 
 /** What a tag name must be; shared by every place that takes tags. */

@@ -15,6 +15,8 @@ export interface CacheStats {
   loads: number;
   /** Loader runs that threw or rejected. */
   loadErrors: number;
+  /** Callers rejected by the hard loader timeout. */
+  loadTimeouts: number;
   /** Loader durations: count, total and cumulative-free buckets (`le` in ms; `Infinity` is the overflow). */
   loadTime: { count: number; sumMs: number; buckets: { le: number; count: number }[] };
   sets: number;
@@ -26,6 +28,19 @@ export interface CacheStats {
   serializationErrors: number;
   /** Callers that waited on another caller's load instead of loading themselves. */
   coalesced: number;
+  /** Grace, refresh-ahead and early refresh. */
+  freshness: {
+    /** Stale values served (within grace) while a refresh ran. */
+    staleServed: number;
+    /** Background refreshes started (grace, refresh-ahead, XFetch). */
+    refreshes: number;
+    /** Of which refresh-ahead or XFetch, started while the entry was still fresh. */
+    earlyRefreshes: number;
+    /** Background refreshes whose loader failed (the stale value stays). */
+    refreshErrors: number;
+  };
+  /** The cross-process load lock. */
+  locks: { acquired: number; waits: number; timeouts: number };
 }
 
 /** Mutable counters behind `CacheStats`; shared by a cache and all its namespaces. */
@@ -40,6 +55,7 @@ export class StatsCounters {
   l2Timeouts = 0;
   loads = 0;
   loadErrors = 0;
+  loadTimeouts = 0;
   loadSumMs = 0;
   readonly loadBuckets = new Array<number>(LOAD_TIME_BUCKETS_MS.length + 1).fill(0);
   sets = 0;
@@ -48,6 +64,13 @@ export class StatsCounters {
   oversize = 0;
   serializationErrors = 0;
   coalesced = 0;
+  staleServed = 0;
+  refreshes = 0;
+  earlyRefreshes = 0;
+  refreshErrors = 0;
+  locksAcquired = 0;
+  lockWaits = 0;
+  lockTimeouts = 0;
   hits = 0;
   misses = 0;
 
@@ -83,6 +106,7 @@ export class StatsCounters {
       },
       loads: this.loads,
       loadErrors: this.loadErrors,
+      loadTimeouts: this.loadTimeouts,
       loadTime: {
         count: this.loads,
         sumMs: this.loadSumMs,
@@ -94,6 +118,13 @@ export class StatsCounters {
       oversize: this.oversize,
       serializationErrors: this.serializationErrors,
       coalesced: this.coalesced,
+      freshness: {
+        staleServed: this.staleServed,
+        refreshes: this.refreshes,
+        earlyRefreshes: this.earlyRefreshes,
+        refreshErrors: this.refreshErrors,
+      },
+      locks: { acquired: this.locksAcquired, waits: this.lockWaits, timeouts: this.lockTimeouts },
     };
   }
 }

@@ -1,7 +1,10 @@
+import { CacheError, CacheTimeoutError } from '../errors';
+import type { StoreLocks } from '../stores/store';
 import { cloneValue } from './clone';
 import type { CacheStack, Flight } from './cache_stack';
 import { coarseNow } from './clock';
-import type { DecodedEntry, EntryHeader, L1Entry } from './entry';
+import { decodeEntry, type DecodedEntry, type EntryHeader, type L1Entry } from './entry';
+import { adaptiveTtl, entryFreshness, type EntryFreshness, wantsEarlyRefresh } from './freshness';
 import { limitKeyLength } from './keys';
 import { LoadContextImpl, type LoadContext } from './load_context';
 import { runInLoadScope } from './load_scope';
@@ -57,9 +60,13 @@ export function l1Lookup(stack: CacheStack, scope: Scope, key: string, l1Key: st
   const e = l1.get(l1Key);
   if (e === undefined) return undefined;
   const now = coarseNow();
-  if (e.expiresAt > now && stack.mirror.isCurrent(e)) {
-    if (e.sliding !== 0) slide(stack, scope, key, e, now);
-    return e;
+  if (e.expiresAt > now) {
+    if (stack.mirror.isCurrent(e)) {
+      if (e.sliding !== 0) slide(stack, scope, key, e, now);
+      return e;
+    }
+    // Kept for the miss path, which serves it while reloading (an opt-in of its policy).
+    if (e.fresh !== undefined && e.fresh.graceOnInvalidate) return undefined;
   }
   l1.delete(l1Key);
   return undefined;
@@ -84,18 +91,187 @@ export function loadThrough<T>(
   options: CallOptions<T> | undefined,
 ): Promise<T> {
   if (stack.l1 !== undefined) stack.stats.l1Misses++;
+  let settings: ResolvedEntry;
+  try {
+    settings = stack.resolve(options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   const existing = stack.inflight.get(keys.l1);
   if (existing !== undefined) {
     stack.stats.coalesced++;
-    return existing.then((f) => (f.cached && !stack.shared ? cloneValue(f.stored) : f.value) as T);
+    return withHardTimeout(
+      stack,
+      keys,
+      settings,
+      existing.then((f) => joinedValue(stack, f) as T),
+    );
   }
-  const flight = runFlight(stack, scope, keys, loader, options);
+  const flight = startFlight(stack, scope, keys, loader, options, false);
+  const result = flight.then((f) => {
+    const adaptive = settings.fresh?.adaptive;
+    if (f.adaptive === true && adaptive !== undefined)
+      stack.heat.hit(keys.full, Date.now(), adaptive.halfLife);
+    if (f.stale !== undefined) {
+      // Served from grace: refresh behind it, or wait for the refresh up to the soft timeout.
+      stack.stats.staleServed++;
+      const refresh = startRefresh(stack, scope, keys, loader, options, settings);
+      if (refresh !== undefined && settings.softTimeout > 0)
+        return raceSoft(stack, refresh, settings.softTimeout, f.value as T);
+    } else if (f.early) {
+      stack.stats.earlyRefreshes++;
+      startRefresh(stack, scope, keys, loader, options, settings);
+    }
+    return f.value as T;
+  });
+  return withHardTimeout(stack, keys, settings, result);
+}
+
+/** Registers a flight as the one load of its key until it settles. */
+function startFlight<T>(
+  stack: CacheStack,
+  scope: Scope,
+  keys: EntryKeys,
+  loader: Loader<T>,
+  options: CallOptions<T> | undefined,
+  refresh: boolean,
+): Promise<Flight> {
+  const flight = runFlight(stack, scope, keys, loader, options, refresh);
   stack.inflight.set(keys.l1, flight);
   const clear = () => {
     if (stack.inflight.get(keys.l1) === flight) stack.inflight.delete(keys.l1);
   };
   flight.then(clear, clear);
-  return flight.then((f) => f.value as T);
+  return flight;
+}
+
+/** What a caller gets from a flight it did not start: a private copy of what was stored. */
+function joinedValue(stack: CacheStack, f: Flight): unknown {
+  return f.cached && !stack.shared ? cloneValue(f.stored) : f.value;
+}
+
+/**
+ * The L1 hit path of an entry that carries freshness data (grace, refresh-ahead, XFetch, adaptive
+ * TTL): returns the value at once, and starts a background refresh when the entry is stale or
+ * due for an early one. Only entries of policies that use these features come here.
+ */
+export function freshHit<T>(
+  stack: CacheStack,
+  scope: Scope,
+  key: string,
+  l1Key: string,
+  e: L1Entry,
+  loader: Loader<T>,
+  options: CallOptions<T> | undefined,
+): Promise<T> {
+  const f = e.fresh!;
+  const value = e.copy(e.value) as T;
+  const now = Date.now();
+  if (now < f.freshUntil && !f.adaptive && !wantsEarlyRefresh(f, now)) return Promise.resolve(value);
+  let settings: ResolvedEntry;
+  try {
+    settings = stack.resolve(options);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const keys = { l1: l1Key, full: fullKeyOf(stack, scope, key) };
+  const adaptive = settings.fresh?.adaptive;
+  if (f.adaptive && adaptive !== undefined) stack.heat.hit(keys.full, now, adaptive.halfLife);
+  if (now < f.freshUntil) {
+    if (wantsEarlyRefresh(f, now)) {
+      stack.stats.earlyRefreshes++;
+      startRefresh(stack, scope, keys, loader, options, settings);
+    }
+    return Promise.resolve(value);
+  }
+  stack.stats.staleServed++;
+  const refresh = startRefresh(stack, scope, keys, loader, options, settings);
+  if (refresh !== undefined && settings.softTimeout > 0)
+    return raceSoft(stack, refresh, settings.softTimeout, value);
+  return Promise.resolve(value);
+}
+
+/**
+ * Starts one background load of a key, unless one is running (then returns it) or the last one
+ * failed less than `graceBackoff` ago. Its failure keeps the stale value and is reported.
+ */
+function startRefresh<T>(
+  stack: CacheStack,
+  scope: Scope,
+  keys: EntryKeys,
+  loader: Loader<T>,
+  options: CallOptions<T> | undefined,
+  settings: ResolvedEntry,
+): Promise<Flight> | undefined {
+  const running = stack.inflight.get(keys.l1);
+  if (running !== undefined) return running;
+  if (stack.closed) return undefined;
+  const retryAt = stack.refreshBackoff.get(keys.full);
+  if (retryAt !== undefined && Date.now() < retryAt) return undefined;
+  stack.stats.refreshes++;
+  const flight = startFlight(stack, scope, keys, loader, options, true);
+  flight.then(
+    () => stack.refreshBackoff.delete(keys.full),
+    (err: unknown) => {
+      stack.stats.refreshErrors++;
+      stack.refreshBackoff.set(keys.full, Date.now() + (settings.fresh?.backoff ?? 10_000));
+      stack.report(
+        new CacheError(
+          `background refresh of "${keys.full}" failed: ${(err as Error)?.message ?? String(err)}`,
+          {
+            cause: err,
+          },
+        ),
+        'refresh',
+        keys.full,
+      );
+    },
+  );
+  return flight;
+}
+
+/** The refreshed value if it comes within `softMs`, the stale one otherwise (or if it fails). */
+function raceSoft<T>(stack: CacheStack, refresh: Promise<Flight>, softMs: number, stale: T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    const timer = setTimeout(() => resolve(stale), softMs);
+    refresh.then(
+      (f) => {
+        clearTimeout(timer);
+        resolve(joinedValue(stack, f) as T);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(stale);
+      },
+    );
+  });
+}
+
+/** Rejects with a `CacheTimeoutError` past the hard timeout; the load itself goes on and is cached. */
+function withHardTimeout<T>(
+  stack: CacheStack,
+  keys: EntryKeys,
+  settings: ResolvedEntry,
+  p: Promise<T>,
+): Promise<T> {
+  const hard = settings.hardTimeout;
+  if (hard === 0) return p;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stack.stats.loadTimeouts++;
+      reject(new CacheTimeoutError('loader', hard, keys.full));
+    }, hard);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
 
 async function runFlight<T>(
@@ -104,44 +280,152 @@ async function runFlight<T>(
   keys: EntryKeys,
   loader: Loader<T>,
   options: CallOptions<T> | undefined,
+  refresh: boolean,
 ): Promise<Flight> {
   let seq: number | undefined;
-  if (stack.l2 !== undefined) {
+  const settings = stack.resolve(options);
+  if (stack.l2 !== undefined && !refresh) {
     const r = await stack.readL2(keys.full);
     if (r !== undefined) {
       if (r.kind === 'hit') {
         const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
         if (hit !== undefined) return hit;
       } else {
-        if (r.kind === 'stale') stack.stats.l2Stale++;
+        if (r.kind === 'stale') {
+          stack.stats.l2Stale++;
+          const served = staleOnInvalidate(stack, keys, r.data, undefined);
+          if (served !== undefined) return served;
+        }
         seq = r.seq;
       }
     }
     stack.stats.l2Misses++;
+  } else if (!refresh) {
+    // Memory only: an invalidated entry kept for graceOnInvalidate is served while it reloads.
+    const kept = keptAfterInvalidation(stack, keys);
+    if (kept !== undefined) return kept;
   }
-  // Options are resolved only now that a load is certain: hits never pay for them.
-  const settings = stack.resolve(options);
   stack.stats.misses++;
   if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
 
-  // Capture before loading: a write that commits while the loader runs bumps a tag past `seq`,
-  // so the entry this load produces can never pass for fresh (the stale-set race).
-  if (seq === undefined) seq = await stack.captureSeq();
-  else stack.mirror.observeSeq(seq);
-
-  const ctx = new LoadContextImpl(keys.full);
-  const started = performance.now();
-  let value: T;
-  try {
-    value = await (settings.capture ? runInLoadScope(ctx, () => loader(ctx)) : loader(ctx));
-  } catch (err) {
-    stack.stats.loadErrors++;
-    stack.stats.recordLoad(performance.now() - started);
-    throw err;
+  let token: string | undefined;
+  if (settings.lock !== undefined && stack.l2?.locks !== undefined && !refresh) {
+    const got = await lockOrWait(stack, keys, settings.lock, stack.l2.locks);
+    if (got.hit !== undefined) return got.hit;
+    token = got.token;
+    if (got.seq !== undefined) seq = got.seq;
   }
-  stack.stats.recordLoad(performance.now() - started);
-  if (ctx.skip) return { value, stored: undefined, cached: false };
-  return storeValue(stack, scope, keys, value, seq, settings, ctx);
+  try {
+    // Capture before loading: a write that commits while the loader runs bumps a tag past `seq`,
+    // so the entry this load produces can never pass for fresh (the stale-set race).
+    if (seq === undefined) seq = await stack.captureSeq();
+    else stack.mirror.observeSeq(seq);
+
+    const ctx = new LoadContextImpl(keys.full);
+    const started = performance.now();
+    let value: T;
+    try {
+      value = await (settings.capture ? runInLoadScope(ctx, () => loader(ctx)) : loader(ctx));
+    } catch (err) {
+      stack.stats.loadErrors++;
+      stack.stats.recordLoad(performance.now() - started);
+      throw err;
+    }
+    const loadMs = performance.now() - started;
+    stack.stats.recordLoad(loadMs);
+    if (ctx.skip) return { value, stored: undefined, cached: false };
+    return await storeValue(stack, scope, keys, value, seq, settings, ctx, loadMs);
+  } finally {
+    if (token !== undefined) {
+      const locks = stack.l2!.locks!;
+      const t = token;
+      void stack.guard('l2.unlock', keys.full, () => locks.release(keys.full, t), stack.l2WriteTimeout);
+    }
+  }
+}
+
+/**
+ * The cross-process lock of a cold key: take it and load, or wait for its holder's result. The
+ * L2 is re-read after taking the lock, since the holder before may have just written the entry.
+ * An unreachable lock means loading without it: the cache is never required.
+ */
+async function lockOrWait(
+  stack: CacheStack,
+  keys: EntryKeys,
+  lock: NonNullable<ResolvedEntry['lock']>,
+  locks: StoreLocks,
+): Promise<{ hit?: Flight; token?: string; seq?: number }> {
+  const deadline = Date.now() + lock.wait;
+  let seq: number | undefined;
+  for (;;) {
+    const a = await stack.attempt(
+      'l2.lock',
+      keys.full,
+      () => locks.acquire(keys.full, lock.ttl),
+      stack.l2Timeout,
+    );
+    if (!a.ok) return { seq };
+    if (a.value !== undefined) {
+      stack.stats.locksAcquired++;
+      const r = await stack.readL2(keys.full);
+      if (r?.kind === 'hit') {
+        const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
+        if (hit !== undefined) {
+          const token = a.value;
+          void stack.guard(
+            'l2.unlock',
+            keys.full,
+            () => locks.release(keys.full, token),
+            stack.l2WriteTimeout,
+          );
+          return { hit };
+        }
+      }
+      return { token: a.value, seq: r?.kind === 'hit' ? seq : (r?.seq ?? seq) };
+    }
+    stack.stats.lockWaits++;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) {
+      stack.stats.lockTimeouts++;
+      if (lock.onTimeout === 'fail') throw new CacheTimeoutError('lock.wait', lock.wait, keys.full);
+      return { seq };
+    }
+    await stack.attempt(
+      'l2.lockWait',
+      keys.full,
+      () => locks.waitForRelease(keys.full, remaining),
+      remaining + stack.l2Timeout,
+    );
+    const r = await stack.readL2(keys.full);
+    if (r?.kind === 'hit') {
+      const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
+      if (hit !== undefined) return { hit };
+    }
+    if (r !== undefined && r.kind !== 'hit') seq = r.seq;
+  }
+}
+
+/** An L2 entry whose tags moved, served anyway when its policy opted in (graceOnInvalidate). */
+function staleOnInvalidate(
+  stack: CacheStack,
+  keys: EntryKeys,
+  data: Buffer,
+  entry: DecodedEntry | undefined,
+): Flight | undefined {
+  const kept = keptAfterInvalidation(stack, keys);
+  if (kept !== undefined) return kept;
+  const e = entry ?? decodeEntry(data);
+  if (e?.header.f?.graceOnInvalidate !== true) return undefined;
+  const d = stack.decode(keys.full, data, e);
+  // Not put in L1: it is not current, and the refresh replaces it.
+  return d === undefined ? undefined : { value: d.value, stored: d.value, cached: true, stale: true };
+}
+
+/** The L1 copy of an invalidated graceOnInvalidate entry, still within its grace. */
+function keptAfterInvalidation(stack: CacheStack, keys: EntryKeys): Flight | undefined {
+  const e = stack.l1?.peek(keys.l1);
+  if (e === undefined || e.fresh?.graceOnInvalidate !== true || e.expiresAt <= Date.now()) return undefined;
+  return { value: e.copy(e.value), stored: e.value, cached: true, stale: true };
 }
 
 /**
@@ -156,12 +440,27 @@ export async function storeValue(
   seq: number,
   settings: ResolvedEntry,
   ctx: LoadContextImpl | undefined,
+  loadMs = 0,
 ): Promise<Flight> {
   const key = keys.full;
   let ttl: number;
   let tags: string[];
+  const fs = settings.fresh;
   try {
     ttl = computeTtl(settings.ttl, value, ctx?.ttl, stack.tagVersionTtl, key);
+    const adaptive = fs?.adaptive;
+    if (
+      adaptive !== undefined &&
+      ctx?.ttl === undefined &&
+      ttl > 0 &&
+      value !== null &&
+      value !== undefined
+    ) {
+      // A load is a read too; the TTL then follows how hot the key has been.
+      const now = Date.now();
+      stack.heat.hit(key, now, adaptive.halfLife);
+      ttl = adaptiveTtl(adaptive, stack.heat.count(key, now, adaptive.halfLife));
+    }
     tags = tagKeys(scope, settings, value, ctx);
   } catch (err) {
     // A throwing ttl()/tags() function is the caller's bug, but not a reason to fail the call.
@@ -173,6 +472,13 @@ export async function storeValue(
   if (payload === undefined) return { value, stored: undefined, cached: false };
 
   const sliding = settings.ttl.sliding ? ttl : 0;
+  let fresh: EntryFreshness | undefined;
+  // With grace the entry lives on past its TTL, stale, for the grace period.
+  let life = ttl;
+  if (fs !== undefined) {
+    fresh = entryFreshness(fs, Date.now(), ttl, loadMs);
+    life = Math.min(ttl + fs.grace, stack.tagVersionTtl);
+  }
   const l1 = stack.l1;
   // Without L1, `stored` only serves callers that joined this flight, and they copy it in the
   // same tick the flight settles, before the starting caller can touch it: no copy needed here.
@@ -182,7 +488,7 @@ export async function storeValue(
     const copy = stack.shared ? shareValue : copierFor(stored);
     l1.set(
       keys.l1,
-      { value: stored, copy, seq, tags, expiresAt: now + ttl, sliding, touchedAt: now },
+      { value: stored, copy, seq, tags, expiresAt: now + life, sliding, touchedAt: now, fresh },
       { size: payload.length + keys.l1.length },
     );
   }
@@ -191,8 +497,9 @@ export async function storeValue(
   if (l2 !== undefined) {
     const header: EntryHeader = { s: seq, t: tags, c: stack.serializer.name };
     if (sliding !== 0) header.sl = sliding;
+    if (fresh !== undefined) header.f = fresh;
     const data = stack.frame(header, payload);
-    await stack.guard('l2.set', key, () => l2.set(key, data, ttl), stack.l2WriteTimeout);
+    await stack.guard('l2.set', key, () => l2.set(key, data, life), stack.l2WriteTimeout);
   }
   stack.events.emit('set', { key, ttlMs: ttl });
   return { value, stored, cached: true };
@@ -212,8 +519,17 @@ export function fillFromL2(
   stack.stats.hits++;
   if (stack.events.hasHit) stack.events.emit('hit', { key: keys.full, layer: 'l2' });
   const { value, header } = d;
+  const f = header.f;
+  let stale: true | undefined;
+  let early = false;
+  if (f !== undefined) {
+    const now = Date.now();
+    if (now >= f.freshUntil) stale = true;
+    else early = wantsEarlyRefresh(f, now);
+  }
+  const adaptive = f?.adaptive === true;
   const l1 = stack.l1;
-  // The decoded value is fresh and private: L1 keeps it, and the caller gets a copy.
+  // The decoded value is private: L1 keeps it, and the caller gets a copy.
   if (l1 !== undefined && remainingMs > 0) {
     const now = Date.now();
     const ttl = Number.isFinite(remainingMs) ? remainingMs : stack.tagVersionTtl;
@@ -228,12 +544,13 @@ export function fillFromL2(
         expiresAt: now + ttl,
         sliding: header.sl ?? 0,
         touchedAt: now,
+        fresh: f,
       },
       { size: data.length + keys.l1.length },
     );
-    return { value: copy(value), stored: value, cached: true };
+    return { value: copy(value), stored: value, cached: true, stale, early, adaptive };
   }
-  return { value, stored: value, cached: true };
+  return { value, stored: value, cached: true, stale, early, adaptive };
 }
 
 /** Full tag keys of an entry: its namespace chain, then option tags, then tags the loader added. */

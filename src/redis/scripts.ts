@@ -9,7 +9,7 @@
 
 /**
  * Splits an entry's header line. Returns the fields {magic, seq, sliding, serializer,
- * compression, tag...} and their count, or nil for bytes cachekit did not write.
+ * compression, freshness, tag...} and their count, or nil for bytes cachekit did not write.
  */
 const PARSE_HEADER = `
 local function parseHeader(data)
@@ -23,7 +23,7 @@ local function parseHeader(data)
     f[n] = string.sub(data, pos, sep - 1)
     pos = sep + 1
   end
-  if f[1] ~= 'ck1' or n < 5 then return nil end
+  if f[1] ~= 'ck2' or n < 6 then return nil end
   return f, n
 end
 `;
@@ -47,9 +47,9 @@ local data = redis.call('GET', KEYS[1])
 if not data then return 0 end
 local f, n = parseHeader(data)
 if not f then return 0 end
-if n > 5 then
+if n > 6 then
   local s = tonumber(f[2]) or 0
-  local vs = redis.call('MGET', unpack(f, 6, n))
+  local vs = redis.call('MGET', unpack(f, 7, n))
   for i = 1, #vs do
     if vs[i] and tonumber(vs[i]) > s then return 0 end
   end
@@ -78,7 +78,7 @@ for i = 1, n do
     if f then
       heads[i] = f
       counts[i] = c
-      for j = 6, c do
+      for j = 7, c do
         local t = f[j]
         if not tagPos[t] then
           tagList[#tagList + 1] = t
@@ -105,7 +105,7 @@ for i = 1, n do
   else
     local s = tonumber(f[2]) or 0
     local stale = false
-    for j = 6, counts[i] do
+    for j = 7, counts[i] do
       local v = versions[tagPos[f[j]]]
       if v and tonumber(v) > s then
         stale = true

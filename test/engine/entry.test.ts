@@ -25,8 +25,8 @@ describe('entry framing', () => {
       '',
       'hello',
       '{"s":1}\npayload',
-      'ck1\x1fnope\x1f0\x1fjson\x1f\npayload',
-      'ck1\x1f1\npayload',
+      'ck2\x1fnope\x1f0\x1fjson\x1f\npayload',
+      'ck2\x1f1\npayload',
     ]) {
       expect(decodeEntry(Buffer.from(raw))).toBeUndefined();
     }
