@@ -1,6 +1,14 @@
-import type { ObjectLiteral, Repository, EntityMetadata, FindOptionsWhere, DeepPartial } from 'typeorm';
+import {
+  type ObjectLiteral,
+  type Repository,
+  type EntityMetadata,
+  type FindOptionsWhere,
+  type DeepPartial,
+  In,
+} from 'typeorm';
 import type { Cache } from '../cache';
 import type { CallOptions } from '../engine/options';
+import { currentLoad } from '../engine/load_scope';
 import { type EntityCachePolicy, getEntityCachePolicy } from '../decorators/cache_policy';
 import { anyRowTag, rowTag } from '../tags/naming';
 import type { WrittenRow } from './invalidation_subscriber';
@@ -40,6 +48,33 @@ function whereId(metadata: EntityMetadata, id: unknown): FindOptionsWhere<Object
 }
 
 /**
+ * Most bound parameters one batch query uses. Far below every driver's limit (SQLite 32766,
+ * PostgreSQL 65535), so that any realistic `findByIds` is one query and a huge one still runs.
+ */
+const MAX_BATCH_PARAMETERS = 10_000;
+
+/** The WHERE of a batch: `pk IN (…)` for a single key, one OR branch per id for a composite one. */
+function whereIds(
+  metadata: EntityMetadata,
+  ids: readonly unknown[],
+): FindOptionsWhere<ObjectLiteral> | FindOptionsWhere<ObjectLiteral>[] {
+  if (metadata.primaryColumns.length === 1) return { [metadata.primaryColumns[0].propertyName]: In(ids) };
+  return ids as FindOptionsWhere<ObjectLiteral>[];
+}
+
+/**
+ * Matches loaded rows to requested ids by their primary-key values as strings: the database may
+ * hand back another type than the caller passed (`'7'` for a bigint, 7 requested).
+ */
+function pkString(metadata: EntityMetadata, idOrRow: unknown): string {
+  const cols = metadata.primaryColumns;
+  if (cols.length === 1 && (typeof idOrRow !== 'object' || idOrRow === null || idOrRow instanceof Date)) {
+    return String(idOrRow);
+  }
+  return cols.map((c) => String(c.getEntityValue(idOrRow as ObjectLiteral))).join('\u0000');
+}
+
+/**
  * Entities by id, through the cache. Entries are tagged with their row, so a committed write to
  * that row (and any write whose rows are unknown) drops them; a write to another row does not.
  * For a `@CachePolicy({ strategy: 'write-through' })` entity, the subscriber stores the committed
@@ -61,21 +96,64 @@ export class CachedRepository<E extends ObjectLiteral> {
   /** One entity by primary key (a value, or an object for composite keys); `null` when absent. */
   async findOneById(id: unknown): Promise<E | null> {
     const m = this.repository.metadata;
+    const tags = rowTags(m, id, this.policy);
     const v = await this.cache.getOrLoad(
       entityKey(m, id),
       (ctx) => {
-        ctx.addTags(...rowTags(m, id, this.policy));
+        ctx.addTags(...tags);
         return this.repository.findOne({ where: whereId(m, id) as FindOptionsWhere<E> });
       },
       this.options,
     );
+    // A cached loader that got this row (a hit loads nothing, a miss may find nothing) depends
+    // on it: without these tags its entry would outlive the next write to the row.
+    currentLoad()?.addTags(...tags);
     return v === null || v === undefined ? null : this.hydrate(v);
   }
 
-  /** Several entities by primary key, in the order given, missing ones left out. */
+  /**
+   * Several entities by primary key, in the order given (a repeated id is repeated), missing ones
+   * left out. Hits come from the cache; all misses are loaded with one query and stored, rows
+   * that do not exist as negative entries (per the entity's `negativeTtl`).
+   */
   async findByIds(ids: readonly unknown[]): Promise<E[]> {
-    const found: (E | null)[] = await Promise.all(ids.map((id) => this.findOneById(id)));
-    return found.filter((e): e is E => e !== null);
+    const m = this.repository.metadata;
+    const keys = ids.map((id) => entityKey(m, id));
+    const hits = await Promise.all(keys.map((k) => this.cache.getEntry<E | null>(k)));
+    const values = new Map<string, E | null | undefined>();
+    const missing = new Map<string, unknown>();
+    hits.forEach((hit, i) => {
+      if (hit !== undefined) values.set(keys[i], hit.value);
+      else missing.set(keys[i], ids[i]);
+    });
+    if (missing.size > 0) {
+      // Captured before the query: a write committing meanwhile leaves what we store already stale.
+      const since = await this.cache.captureVersion();
+      const wanted = [...missing.values()];
+      const perQuery = Math.max(1, Math.floor(MAX_BATCH_PARAMETERS / m.primaryColumns.length));
+      const rows = new Map<string, E>();
+      for (let i = 0; i < wanted.length; i += perQuery) {
+        const found = await this.repository.find({
+          where: whereIds(m, wanted.slice(i, i + perQuery)) as FindOptionsWhere<E>[],
+        });
+        for (const row of found) rows.set(pkString(m, row), row);
+      }
+      await Promise.all(
+        [...missing].map(([key, id]) => {
+          const row = rows.get(pkString(m, id)) ?? null;
+          values.set(key, row);
+          return this.cache.set(key, row, { ...this.options, tags: rowTags(m, id, this.policy), since });
+        }),
+      );
+    }
+    const load = currentLoad();
+    if (load !== undefined) for (const id of ids) load.addTags(...rowTags(m, id, this.policy));
+    const out: E[] = [];
+    for (const k of keys) {
+      const v = values.get(k);
+      if (v !== null && v !== undefined) out.push(this.hydrate(v));
+    }
+    return out;
   }
 
   /** A value read back from L2 is a plain object: make it an entity instance again. */
