@@ -284,13 +284,14 @@ async function runFlight<T>(
 ): Promise<Flight> {
   let seq: number | undefined;
   const settings = stack.resolve(options);
-  if (stack.l2 !== undefined && !refresh) {
+  if (stack.l2 !== undefined) {
     const r = await stack.readL2(keys.full);
     if (r !== undefined) {
       if (r.kind === 'hit') {
         const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
-        if (hit !== undefined) return hit;
-      } else {
+        // A refresh uses L2 only if another instance has refreshed it already.
+        if (hit !== undefined && (!refresh || hit.stale === undefined)) return hit;
+      } else if (!refresh) {
         if (r.kind === 'stale') {
           stack.stats.l2Stale++;
           const served = staleOnInvalidate(stack, keys, r.data, undefined);
@@ -458,8 +459,8 @@ export async function storeValue(
     ) {
       // A load is a read too; the TTL then follows how hot the key has been.
       const now = Date.now();
-      stack.heat.hit(key, now, adaptive.halfLife);
       ttl = adaptiveTtl(adaptive, stack.heat.count(key, now, adaptive.halfLife));
+      stack.heat.hit(key, now, adaptive.halfLife);
     }
     tags = tagKeys(scope, settings, value, ctx);
   } catch (err) {
@@ -505,7 +506,7 @@ export async function storeValue(
   return { value, stored, cached: true };
 }
 
-/** Decodes an L2 hit, fills L1 with the entry's remaining TTL, and counts the hit. */
+/** Decodes an L2 hit, fills L1 with the entry's remaining TTL, and counts the hit (stale ones too). */
 export function fillFromL2(
   stack: CacheStack,
   keys: EntryKeys,
