@@ -119,6 +119,24 @@ const negativeTtl = leaf<number | false>((value) => {
 // The engine's rule for tags (they travel in a line-based entry header).
 const tag = leaf(text('a non-empty tag without line breaks or \\x1f', (s) => s !== '' && isHeaderSafe(s)));
 
+const lockSection = section({
+  ttl: duration.optional(),
+  wait: duration.optional(),
+  on_timeout: leaf(oneOf(['load', 'fail'] as const)).optional(),
+});
+
+/** `lock: true`, or its settings; issues of the settings keep their own paths. */
+const lockSetting = z.unknown().transform((value, ctx) => {
+  const b = flag(value);
+  if (!(b instanceof Mismatch)) return b;
+  const r = lockSection.safeParse(value);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) {
+    ctx.addIssue({ code: 'custom', input: value, message: issue.message, path: issue.path });
+  }
+  return z.NEVER;
+});
+
 const policy = section({
   ttl: duration.optional(),
   sliding_ttl: boolean.optional(),
@@ -133,6 +151,25 @@ const policy = section({
   warm_on_startup: boolean.optional(),
   warm_schedule: leaf(cronExpression).optional(),
   invalidate_on: listOf(eventName, 'a list of event names').optional(),
+  grace: negativeTtl.optional(),
+  grace_backoff: duration.optional(),
+  grace_on_invalidate: boolean.optional(),
+  refresh_ahead: leaf(fraction).optional(),
+  early_refresh: leaf<boolean | number>((value) => {
+    const b = flag(value);
+    if (!(b instanceof Mismatch)) return b;
+    return typeof value === 'number' && Number.isFinite(value) && value > 0
+      ? value
+      : new Mismatch('true, false or a beta > 0');
+  }).optional(),
+  adaptive_ttl: section({
+    min: duration,
+    max: duration,
+    hits_for_max: positiveInt.optional(),
+    half_life: duration.optional(),
+  }).optional(),
+  timeouts: section({ soft: duration.optional(), hard: duration.optional() }).optional(),
+  lock: lockSetting.optional(),
 }).transform((p): PolicyOptions =>
   compact({
     ttl: p.ttl,
@@ -140,6 +177,24 @@ const policy = section({
     negativeTtl: p.negative_ttl,
     jitter: p.jitter,
     tags: p.tags,
+    grace: p.grace,
+    graceBackoff: p.grace_backoff,
+    graceOnInvalidate: p.grace_on_invalidate,
+    refreshAhead: p.refresh_ahead,
+    earlyRefresh: p.early_refresh,
+    adaptiveTtl: p.adaptive_ttl
+      ? compact({
+          min: p.adaptive_ttl.min,
+          max: p.adaptive_ttl.max,
+          hitsForMax: p.adaptive_ttl.hits_for_max,
+          halfLife: p.adaptive_ttl.half_life,
+        })
+      : undefined,
+    timeouts: p.timeouts ? compact({ soft: p.timeouts.soft, hard: p.timeouts.hard }) : undefined,
+    lock:
+      typeof p.lock === 'object'
+        ? compact({ ttl: p.lock.ttl, wait: p.lock.wait, onTimeout: p.lock.on_timeout })
+        : p.lock,
     warmOnStartup: p.warm_on_startup,
     warmSchedule: p.warm_schedule,
     invalidateOn: p.invalidate_on,

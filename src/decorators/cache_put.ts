@@ -47,6 +47,12 @@ export function CachePut<A extends any[] = any[], R = any>(
           jitter: options.jitter,
           sliding: options.sliding,
           negativeTtl: options.negativeTtl,
+          grace: options.grace,
+          graceBackoff: options.graceBackoff,
+          graceOnInvalidate: options.graceOnInvalidate,
+          refreshAhead: options.refreshAhead,
+          earlyRefresh: options.earlyRefresh,
+          adaptiveTtl: options.adaptiveTtl,
           policy: options.policy,
           tags: specs.length > 0 ? resolveTags(specs.map(fixClass), args, result) : undefined,
         };

@@ -154,6 +154,14 @@ function buildCallOptions(options: CacheableOptions<any, any>, state: State): Ca
     negativeTtl: options.negativeTtl,
     policy: options.policy,
     captureDependencies: options.captureDependencies,
+    grace: options.grace,
+    graceBackoff: options.graceBackoff,
+    graceOnInvalidate: options.graceOnInvalidate,
+    refreshAhead: options.refreshAhead,
+    earlyRefresh: options.earlyRefresh,
+    adaptiveTtl: options.adaptiveTtl,
+    timeouts: options.timeouts,
+    lock: options.lock,
     tags: fixed.length > 0 ? fixed : undefined,
   };
 }

@@ -2,6 +2,8 @@ import type { AnyFunction } from '../tags/naming';
 import { Cache } from '../cache';
 import type { Duration } from '../engine/duration';
 import type { TtlOption } from '../engine/ttl';
+import type { FreshnessOptions } from '../engine/freshness';
+import type { LoadTimeouts, LockOptions } from '../engine/options';
 import { CacheConfigError } from '../errors';
 import { argsKey } from '../engine/keys';
 import { getDefaultCache } from './default_cache';
@@ -23,7 +25,11 @@ export interface DecoratorCacheOptions {
 }
 
 /** Entry settings that the storing decorators (`@Cacheable`, `@CachePut`) pass to the engine. */
-export interface EntryDecoratorOptions<R> {
+export interface EntryDecoratorOptions<R> extends FreshnessOptions {
+  /** Soft and hard limits on waiting for the method (see `LoadTimeouts`). */
+  timeouts?: LoadTimeouts;
+  /** Let one process in the cluster run the method for a cold key (needs a store with locks). */
+  lock?: boolean | LockOptions;
   /** TTL: ms, `'5m'`-style, or a function of the result. */
   ttl?: TtlOption<R>;
   /** ± fraction of the TTL to spread expirations by. */

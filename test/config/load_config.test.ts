@@ -133,6 +133,45 @@ describe('loadConfig: a valid file', () => {
     expect(cfg.eviction).toEqual({ maxMemory: 2048 });
   });
 
+  test('freshness, timeout and lock settings of a policy are read and reach the engine', async () => {
+    const cfg = loadConfig(
+      [
+        'policies:',
+        '  hot:',
+        '    ttl: 1m',
+        '    grace: 10m',
+        '    grace_backoff: 5s',
+        '    grace_on_invalidate: true',
+        '    refresh_ahead: 0.2',
+        '    early_refresh: 2',
+        '    adaptive_ttl: { min: 30s, max: 1h, hits_for_max: 50, half_life: 5m }',
+        '    timeouts: { soft: 50ms, hard: 2s }',
+        '    lock: { ttl: 5s, wait: 1s, on_timeout: fail }',
+        '  locked:',
+        '    lock: true',
+      ].join('\n'),
+    );
+    expect(cfg.policies.hot).toEqual({
+      ttl: 60_000,
+      grace: 600_000,
+      graceBackoff: 5000,
+      graceOnInvalidate: true,
+      refreshAhead: 0.2,
+      earlyRefresh: 2,
+      adaptiveTtl: { min: 30_000, max: 3_600_000, hitsForMax: 50, halfLife: 300_000 },
+      timeouts: { soft: 50, hard: 2000 },
+      lock: { ttl: 5000, wait: 1000, onTimeout: 'fail' },
+    });
+    expect(cfg.policies.locked).toEqual({ lock: true });
+    // The engine validates and accepts them as a named policy (their behaviour: test/engine/freshness).
+    const cache = new Cache(cacheOptionsFromConfig(cfg));
+    const calls: string[] = [];
+    await cache.getOrLoad('k', () => (calls.push('load'), 1), { policy: 'hot' });
+    expect(calls).toEqual(['load']);
+    const bad = failure(() => loadConfig('policies:\n  p:\n    lock: { on_timeout: never }\n'));
+    expect(bad.message).toContain('policies.p.lock.on_timeout: expected one of "load", "fail"');
+  });
+
   test('YAML merge keys share settings between policies', () => {
     const cfg = loadConfig(
       'policies:\n  base: &b { ttl: 60, sliding_ttl: true }\n  s:\n    <<: *b\n    ttl: 30\n',
@@ -305,7 +344,8 @@ describe('loadConfig: errors', () => {
     expect(err.option).toBe('policies.session.sliding_tll');
     expect(err.message).toBe(
       'policies.session.sliding_tll: expected one of ttl, sliding_ttl, negative_ttl, jitter, tags, ' +
-        'warm_on_startup, warm_schedule, invalidate_on, got unknown key "sliding_tll" (did you mean "sliding_ttl"?)',
+        'warm_on_startup, warm_schedule, invalidate_on, grace, grace_backoff, grace_on_invalidate, refresh_ahead, ' +
+        'early_refresh, adaptive_ttl, timeouts, lock, got unknown key "sliding_tll" (did you mean "sliding_ttl"?)',
     );
   });
 
@@ -349,7 +389,8 @@ describe('loadConfig: errors', () => {
       'l1.max_bytes: expected a size like "64mb" or a number of bytes, got "lots"',
       'policies.session.ttl: expected a duration like "15m", got "abc"',
       'policies.session.sliding_tll: expected one of ttl, sliding_ttl, negative_ttl, jitter, tags, ' +
-        'warm_on_startup, warm_schedule, invalidate_on, got unknown key "sliding_tll" (did you mean "sliding_ttl"?)',
+        'warm_on_startup, warm_schedule, invalidate_on, grace, grace_backoff, grace_on_invalidate, refresh_ahead, ' +
+        'early_refresh, adaptive_ttl, timeouts, lock, got unknown key "sliding_tll" (did you mean "sliding_ttl"?)',
       'policies.product_catalog.warm_schedule: expected a cron expression of 5 or 6 fields like "0 */6 * * *", got "0 */6 *"',
       'policies.product_catalog.invalidate_on[1]: expected an event name like "user.updated", got ""',
     ]);
