@@ -168,8 +168,9 @@ export class Cache {
 
   /**
    * Invalidates every entry carrying any of `tags`, in this namespace. O(1) per tag: versions
-   * are bumped, nothing is scanned or deleted. Rejects if L2 could not be reached; this process's
-   * L1 honours the invalidation regardless.
+   * are bumped, nothing is scanned or deleted. If the L2 cannot be reached, this process's L1
+   * honours the invalidation at once and the bump is queued (bounded) and applied before any L2
+   * read once it is back; the failure is reported on the `error` event.
    */
   async invalidateTags(tags: readonly string[]): Promise<void> {
     if (!Array.isArray(tags)) throw new CacheConfigError('tags', tags, 'expected an array of tag names');
@@ -204,7 +205,13 @@ export class Cache {
   /** Counters and sizes of this cache (shared with its namespaces). */
   stats(): CacheStats {
     const l1 = this.stack.l1;
-    return this.stack.stats.snapshot(l1?.size ?? 0, l1?.calculatedSize ?? 0);
+    const stack = this.stack;
+    return stack.stats.snapshot(
+      l1?.size ?? 0,
+      l1?.calculatedSize ?? 0,
+      stack.breaker?.state ?? 'closed',
+      stack.pending.overflowed ? Infinity : stack.pending.size,
+    );
   }
 
   /** Subscribes to a cache event. */
@@ -235,6 +242,8 @@ export class Cache {
   private async bump(keys: string[]): Promise<void> {
     const stack = this.stack;
     if (stack.closed) throw new CacheError('the cache is closed; the invalidation was not recorded');
+    // Earlier invalidations that missed the L2 go first, so versions keep their order.
+    if (stack.l2 !== undefined && !stack.pending.isEmpty) await stack.flushPending();
     stack.stats.invalidations += keys.length;
     const l2 = stack.l2;
     if (l2 === undefined) {
@@ -248,11 +257,12 @@ export class Cache {
       () => l2.invalidate(stack.seqKey, keys, stack.tagVersionTtl),
       stack.l2WriteTimeout,
     );
-    // Locally the invalidation holds either way; on failure a version above anything seen
-    // makes this process's L1 drop the entries, and the caller learns L2 did not.
+    // Locally the invalidation holds either way: on failure a version above anything seen makes
+    // this process's L1 drop the entries, and the bump is queued for the L2's return (every L2
+    // read waits for the queue to drain). The error was reported on the `error` event.
     const v = r.ok ? r.value : stack.mirror.nextLocal();
     for (const k of keys) stack.mirror.note(k, v);
-    if (!r.ok) throw r.error;
+    if (!r.ok) stack.pending.add(keys);
   }
 
   /** Both names of a key; throws CacheKeyError for an unusable one. */

@@ -21,9 +21,12 @@ import {
 } from './entry';
 import { CacheEvents } from './events';
 import { ReadHeat } from './freshness';
+import { PendingInvalidations } from './pending_invalidations';
+import { CircuitBreaker } from '../resilience/circuit_breaker';
 import {
   type CacheOptions,
   type CallOptions,
+  type L2Options,
   type ResolvedEntry,
   positiveInt,
   resolveEntry,
@@ -67,6 +70,13 @@ export class CacheStack {
   readonly tagVersionTtl: number;
   readonly l2Timeout: number;
   readonly l2WriteTimeout: number;
+  /** Undefined without an L2, or when turned off. */
+  readonly breaker: CircuitBreaker | undefined;
+  /** L1 TTL cap while the L2 is unreachable. */
+  readonly l1TtlWhileDown: number;
+  /** Invalidations waiting for the L2 to come back. */
+  readonly pending: PendingInvalidations;
+  private pendingFlush: Promise<boolean> | undefined;
   readonly defaults: ResolvedEntry;
   private readonly policies = new Map<string, ResolvedEntry>();
   /** Resolved call options, by the options object itself: decorators pass the same object every call. */
@@ -106,6 +116,12 @@ export class CacheStack {
           });
 
     const l2 = options.l2;
+    const l2o: Partial<L2Options> =
+      l2 !== undefined && !isStore(l2) && l2 && typeof l2 === 'object' ? l2 : {};
+    this.l1TtlWhileDown = parseDuration('l2.l1TtlWhileDown', l2o.l1TtlWhileDown ?? '5s');
+    this.pending = new PendingInvalidations(
+      positiveInt('l2.maxPendingInvalidations', l2o.maxPendingInvalidations, 10_000),
+    );
     if (l2 === undefined) {
       this.l2 = undefined;
       this.l2Timeout = this.l2WriteTimeout = 0;
@@ -120,6 +136,23 @@ export class CacheStack {
     } else {
       throw new CacheConfigError('l2', l2, 'expected a Store (RedisStore, KeyvStore) or { store }');
     }
+    const cb = l2o.circuitBreaker;
+    if (cb !== undefined && cb !== false && (typeof cb !== 'object' || cb === null)) {
+      throw new CacheConfigError(
+        'l2.circuitBreaker',
+        cb,
+        'expected { failureThreshold?, window?, cooldown? } or false',
+      );
+    }
+    this.breaker =
+      this.l2 === undefined || cb === false
+        ? undefined
+        : new CircuitBreaker(cb ?? {}, (state) => {
+            if (state === 'open') this.stats.circuitOpens++;
+            // Back: queued invalidations go out now, not only when this process next reads.
+            if (state === 'closed' && !this.pending.isEmpty) void this.flushPending();
+            this.events.emit('circuit', { state });
+          });
     if (!this.l1 && !this.l2)
       throw new CacheConfigError('l1', l1, 'a cache needs at least one tier: enable L1 or give an L2');
 
@@ -172,10 +205,17 @@ export class CacheStack {
     op: () => Promise<T>,
     timeoutMs: number,
   ): Promise<Attempt<T>> {
+    const breaker = this.breaker;
+    if (breaker !== undefined && !breaker.allow()) {
+      // Open circuit: skip at once, quietly (one error event per skipped call would flood).
+      this.stats.l2Skipped++;
+      return Promise.resolve({ ok: false, error: CIRCUIT_OPEN });
+    }
     return new Promise<Attempt<T>>((resolve) => {
       let done = false;
       const fail = (error: CacheError) => {
         this.stats.l2Errors++;
+        breaker?.failure();
         this.report(error, operation, key);
         resolve({ ok: false, error });
       };
@@ -196,6 +236,7 @@ export class CacheStack {
           if (done) return;
           done = true;
           clearTimeout(timer);
+          breaker?.success();
           resolve({ ok: true, value });
         },
         (err) => {
@@ -230,6 +271,11 @@ export class CacheStack {
   readL2(key: string): Promise<L2Read | undefined> {
     let p = this.l2Reads.get(key);
     if (p !== undefined) return p;
+    if (!this.pending.isEmpty) {
+      // Invalidations made while L2 was unreachable go first: no read may be served before them.
+      p = this.flushPending().then((ok) => (ok ? this.readL2(key) : undefined));
+      return p;
+    }
     const store = this.l2!;
     p = this.guard(
       'l2.read',
@@ -243,6 +289,38 @@ export class CacheStack {
     this.l2Reads.set(key, p);
     void p.then(() => this.l2Reads.delete(key));
     return p;
+  }
+
+  /**
+   * Applies the invalidations queued while the L2 was unreachable; resolves whether they all
+   * reached it. One flush at a time; a failed one puts its tags back.
+   */
+  flushPending(): Promise<boolean> {
+    if (this.pending.isEmpty) return Promise.resolve(true);
+    if (this.pendingFlush !== undefined) return this.pendingFlush;
+    const keys = this.pending.take(`${this.prefix}:__:ns:_`);
+    const l2 = this.l2!;
+    const flush = this.attempt(
+      'l2.invalidate',
+      undefined,
+      () => l2.invalidate(this.seqKey, keys, this.tagVersionTtl),
+      this.l2WriteTimeout,
+    ).then((r) => {
+      this.pendingFlush = undefined;
+      if (!r.ok) {
+        this.pending.add(keys);
+        return false;
+      }
+      for (const k of keys) this.mirror.note(k, r.value);
+      return true;
+    });
+    this.pendingFlush = flush;
+    return flush;
+  }
+
+  /** Whether L2 is believed reachable (no breaker, or a closed one). */
+  get l2Healthy(): boolean {
+    return this.breaker === undefined || this.breaker.state === 'closed';
   }
 
   /** The invalidation sequence to capture before loading. */
@@ -361,6 +439,9 @@ export class CacheStack {
     return r;
   }
 }
+
+/** What a skipped L2 operation reports: the circuit is open. */
+const CIRCUIT_OPEN = new CacheStoreError('circuit', undefined, new Error('the L2 circuit breaker is open'));
 
 /** The outcome of one load, shared by every caller that waited on it. */
 export interface Flight {

@@ -11,6 +11,8 @@ export interface CacheEventMap {
   set: { key: string; ttlMs: number };
   delete: { key: string };
   invalidate: { tags: readonly string[]; namespace: string };
+  /** The L2 circuit breaker changed state. */
+  circuit: { state: 'closed' | 'open' | 'half-open' };
   /** A failure the caller did not see (its call still succeeded); `operation` says what failed. */
   error: { error: CacheError; operation: string; key?: string };
 }

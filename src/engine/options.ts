@@ -5,6 +5,7 @@ import type { CompressionAlgorithm } from './compression';
 import type { Serializer } from './serializer';
 import { isHeaderSafe } from './entry';
 import { type ResolvedTtl, type TtlOption, resolveJitter, resolveTtlOption } from './ttl';
+import type { CircuitBreakerOptions } from '../resilience/circuit_breaker';
 import { type FreshnessOptions, type FreshnessSettings, resolveFreshness } from './freshness';
 
 /** Tags of an entry: fixed names, or computed from the loaded value. */
@@ -103,6 +104,12 @@ export interface L2Options {
   timeout?: Duration;
   /** Longest wait for an L2 write or invalidation. Default `'1s'`. */
   writeTimeout?: Duration;
+  /** When to stop trying a failing L2 for a while, or `false` never to. Default on (5 failures in 10 s, 5 s cooldown). */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /** L1 TTL of entries stored while the L2 is unreachable, so they do not outlive a missed invalidation for long. Default `'5s'`. */
+  l1TtlWhileDown?: Duration;
+  /** Invalidations kept while the L2 is unreachable; past this, recovery clears the whole cache instead. Default 10,000. */
+  maxPendingInvalidations?: number;
 }
 
 /** Compression of L2 payloads. */

@@ -10,7 +10,21 @@ export interface CacheStats {
   /** hits / (hits + misses), or 0 before any lookup. */
   hitRatio: number;
   l1: { hits: number; misses: number; entries: number; bytes: number; evictions: number };
-  l2: { hits: number; misses: number; stale: number; errors: number; timeouts: number };
+  l2: {
+    hits: number;
+    misses: number;
+    stale: number;
+    errors: number;
+    timeouts: number;
+    /** Operations skipped because the circuit breaker was open. */
+    skipped: number;
+    /** Times the circuit breaker opened. */
+    circuitOpens: number;
+    /** Circuit breaker state now (`closed` when there is none). */
+    circuit: 'closed' | 'open' | 'half-open';
+    /** Invalidations waiting for the L2 to come back. */
+    pendingInvalidations: number;
+  };
   /** Loader runs. */
   loads: number;
   /** Loader runs that threw or rejected. */
@@ -53,6 +67,8 @@ export class StatsCounters {
   l2Stale = 0;
   l2Errors = 0;
   l2Timeouts = 0;
+  l2Skipped = 0;
+  circuitOpens = 0;
   loads = 0;
   loadErrors = 0;
   loadTimeouts = 0;
@@ -84,7 +100,12 @@ export class StatsCounters {
   }
 
   /** Builds the public snapshot; L1 size figures come from the L1 itself. */
-  snapshot(l1Entries: number, l1Bytes: number): CacheStats {
+  snapshot(
+    l1Entries: number,
+    l1Bytes: number,
+    circuit: CacheStats['l2']['circuit'] = 'closed',
+    pendingInvalidations = 0,
+  ): CacheStats {
     const lookups = this.hits + this.misses;
     return {
       hits: this.hits,
@@ -103,6 +124,10 @@ export class StatsCounters {
         stale: this.l2Stale,
         errors: this.l2Errors,
         timeouts: this.l2Timeouts,
+        skipped: this.l2Skipped,
+        circuitOpens: this.circuitOpens,
+        circuit,
+        pendingInvalidations,
       },
       loads: this.loads,
       loadErrors: this.loadErrors,

@@ -481,6 +481,8 @@ export async function storeValue(
     life = Math.min(ttl + fs.grace, stack.tagVersionTtl);
   }
   const l1 = stack.l1;
+  // While the L2 is unreachable this process may miss other instances' invalidations: keep L1 short.
+  const l1Life = stack.l2Healthy ? life : Math.min(life, stack.l1TtlWhileDown);
   // Without L1, `stored` only serves callers that joined this flight, and they copy it in the
   // same tick the flight settles, before the starting caller can touch it: no copy needed here.
   const stored = stack.shared || l1 === undefined ? value : cloneValue(value);
@@ -489,7 +491,7 @@ export async function storeValue(
     const copy = stack.shared ? shareValue : copierFor(stored);
     l1.set(
       keys.l1,
-      { value: stored, copy, seq, tags, expiresAt: now + life, sliding, touchedAt: now, fresh },
+      { value: stored, copy, seq, tags, expiresAt: now + l1Life, sliding, touchedAt: now, fresh },
       { size: payload.length + keys.l1.length },
     );
   }

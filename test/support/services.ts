@@ -64,12 +64,15 @@ export function freePort(): Promise<number> {
 export interface PrivateRedis {
   readonly port: number;
   readonly url: string;
+  /** Sends a signal (SIGSTOP / SIGCONT to hang and resume it). */
+  signal(sig: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
 /** Spawns a private redis-server on a free port and waits until it answers. */
-export async function startPrivateRedis(extraArgs: string[] = []): Promise<PrivateRedis> {
-  const port = await freePort();
+export async function startPrivateRedis(extraArgs: string[] = [], onPort?: number): Promise<PrivateRedis> {
+  // A fixed port restarts a killed server where its clients will reconnect.
+  const port = onPort ?? (await freePort());
   let child: ChildProcess;
   try {
     child = spawn(
@@ -111,6 +114,9 @@ export async function startPrivateRedis(extraArgs: string[] = []): Promise<Priva
   return {
     port,
     url,
+    signal(sig) {
+      child.kill(sig);
+    },
     async stop() {
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
