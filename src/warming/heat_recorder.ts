@@ -2,6 +2,7 @@ import { CacheConfigError, type CacheError, CacheStoreError, CacheTimeoutError }
 import { receiverClassName } from '../decorators/method_decorator';
 import type { HeatStore } from './heat_store';
 import { encodeCall } from './replay_call';
+import { withTimeout } from './with_timeout';
 
 /** A call counted since the last flush. `member` is undefined when its arguments cannot be replayed. */
 export interface Tracked {
@@ -151,7 +152,12 @@ export class HeatRecorder {
     }
     if (counts.size === 0) return Promise.resolve();
     const { key, capacity, heatTtlMs, timeoutMs } = this.settings;
-    const p = withTimeout(() => store.add(key, counts, capacity, heatTtlMs), timeoutMs, key).then(
+    const p = withTimeout(
+      'heat.flush',
+      () => store.add(key, counts, capacity, heatTtlMs),
+      timeoutMs,
+      key,
+    ).then(
       () => {
         this.counters.flushes++;
       },
@@ -180,27 +186,4 @@ export class HeatRecorder {
     await this.flushing;
     await this.flush();
   }
-}
-
-function withTimeout<T>(op: () => Promise<T>, ms: number, key: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new CacheTimeoutError('heat.flush', ms, key)), ms);
-    timer.unref();
-    let p: Promise<T>;
-    try {
-      p = op();
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }

@@ -4,6 +4,7 @@ import { cacheableMethodInfo } from './cacheable_methods';
 import type { HeatStore } from './heat_store';
 import { decodeCall } from './replay_call';
 import type { PreparedWarmer, WarmJob } from './warmer';
+import { withTimeout } from './with_timeout';
 
 /** The warmer name replay reports under. */
 export const REPLAY_WARMER = 'replay';
@@ -55,6 +56,7 @@ export function replayJob(
   store: HeatStore,
   key: string,
   limit: number,
+  timeoutMs: number,
   targets: ReplayTargets,
   onSkip: (n: number) => void,
 ): WarmJob {
@@ -65,7 +67,8 @@ export function replayJob(
     every: undefined,
     cron: undefined,
     async prepare(): Promise<PreparedWarmer> {
-      const hottest = await store.top(key, limit);
+      // Bounded: a start-up that awaits warming must not hang on an unreachable Redis.
+      const hottest = await withTimeout('heat.top', () => store.top(key, limit), timeoutMs, key);
       const units: PreparedWarmer['units'][number][] = [];
       let skipped = 0;
       for (const { member } of hottest) {

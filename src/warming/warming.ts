@@ -208,6 +208,7 @@ export class Warming {
           store,
           this.heatKey,
           this.settings.replayTop,
+          this.settings.heatTimeoutMs,
           this.targets,
           (n) => (this.counters.skipped += n),
         ),

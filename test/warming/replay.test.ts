@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Redis from 'ioredis';
-import { Cache, Cacheable, type HeatStore } from '../../src';
+import { Cache, Cacheable, CacheTimeoutError, type HeatStore } from '../../src';
 import { RedisHeatStore, RedisStore } from '../../src/redis';
-import { deletePrefix, REDIS_URL, requireRedis, uniquePrefix } from '../support/services';
+import { deletePrefix, REDIS_URL, requireRedis, startPrivateRedis, uniquePrefix } from '../support/services';
 import { Products } from './fixtures/products_service';
 
 const run = promisify(execFile);
@@ -248,5 +248,52 @@ describe('replay warming', () => {
     expect(() => cache.warm({ replay: true })).toThrow(/warming.heatStore/);
     cache.warming.register(new Products(cache));
     expect(() => cache.warming.register(new Products(cache))).toThrow(/another receiver of class "Products"/);
+  });
+});
+
+describe('replay warming when Redis is gone', () => {
+  test('replay fails within heatTimeout, other warmers still run, and lost flushes are counted, not thrown', async () => {
+    const redis = await startPrivateRedis();
+    const c = new Redis(redis.url, {
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: true,
+      retryStrategy: () => 200,
+    });
+    c.on('error', () => {});
+    const cache = new Cache({
+      warming: { heatStore: new RedisHeatStore({ client: c }), heatTimeout: '300ms', flushInterval: '1h' },
+    });
+    const errors: string[] = [];
+    cache.on('error', (e) => errors.push(e.operation));
+    try {
+      const products = new Products(cache);
+      cache.warming.register(products);
+      await products.find(1);
+      // A Redis that hangs: every command waits for the pause to end.
+      const admin = new Redis(redis.url);
+      await admin.call('CLIENT', 'PAUSE', '2000', 'ALL');
+      admin.disconnect();
+
+      const started = Date.now();
+      const report = await cache.warm([async function settings() {}], { replay: true });
+      expect(Date.now() - started).toBeLessThan(1_500);
+      expect(report.ok).toBe(false);
+      const [replay, settings] = report.warmers;
+      expect(replay).toEqual(expect.objectContaining({ name: 'replay', ok: false, total: 0 }));
+      expect(replay.error).toBeInstanceOf(CacheTimeoutError);
+      expect(replay.error?.message).toBe(`heat.top timed out after 300 ms for key "cachekit:__:heat"`);
+      expect(settings).toEqual(expect.objectContaining({ name: 'settings', ok: true }));
+
+      await redis.stop();
+      // Calls keep working; the flush that cannot reach Redis is counted and reported.
+      expect(await products.find(1)).toEqual({ id: 1, name: 'product 1' });
+      await cache.warming.flush();
+      expect(cache.stats().warming.replay.flushErrors).toBe(1);
+      expect(errors).toEqual(expect.arrayContaining(['warm:replay', 'warming.flush']));
+    } finally {
+      await cache.close();
+      c.disconnect();
+      await redis.stop();
+    }
   });
 });
