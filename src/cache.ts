@@ -17,6 +17,10 @@ import {
   type Scope,
   storeValue,
 } from './engine/two_tier_handler';
+import { Warming, type WarmingStats } from './warming/warming';
+import type { WarmingOptions, WarmOptions } from './warming/warming_options';
+import type { Warmer } from './warming/warmer';
+import type { WarmReport } from './warming/warm_report';
 
 /** A value found in the cache, with where it came from. */
 export interface CacheHit<T> {
@@ -31,6 +35,9 @@ export interface CacheHit<T> {
 export type CacheKey = string | readonly unknown[];
 
 const NAMESPACE_NAME = /^[A-Za-z0-9_-]+$/;
+
+/** Namespaces share their root's warming, as they share its stack. */
+const warmings = new WeakMap<CacheStack, Warming>();
 
 /**
  * A two-tier cache: an in-process L1 over an optional shared L2, with versioned tags,
@@ -47,8 +54,10 @@ export class Cache {
   private readonly scope: Scope;
   /** This cache's namespace path (`''` for the root). */
   readonly namespacePath: string;
+  /** Startup, scheduled and replay warming: register warmers and replay receivers here. */
+  readonly warming: Warming;
 
-  constructor(options?: CacheOptions);
+  constructor(options?: CacheOptions & { warming?: WarmingOptions });
   /** @internal namespaces share their parent's stack */
   constructor(
     options: CacheOptions | undefined,
@@ -56,7 +65,12 @@ export class Cache {
     path: string,
     parentTags: readonly string[],
   );
-  constructor(options: CacheOptions = {}, stack?: CacheStack, path = '', parentTags: readonly string[] = []) {
+  constructor(
+    options: CacheOptions & { warming?: WarmingOptions } = {},
+    stack?: CacheStack,
+    path = '',
+    parentTags: readonly string[] = [],
+  ) {
     this.stack = stack ?? new CacheStack(options);
     this.namespacePath = path;
     const seg = path === '' ? '_' : path;
@@ -67,6 +81,18 @@ export class Cache {
       tagPrefix: `${p}:__:t:${seg}:`,
       scopeTags: [...parentTags, `${p}:__:ns:${seg}`],
     };
+    let warming = warmings.get(this.stack);
+    if (warming === undefined) {
+      const st = this.stack;
+      warming = new Warming(options.warming, {
+        cache: this,
+        prefix: p,
+        policies: options.policies,
+        report: (error, operation, key) => st.report(error, operation, key),
+      });
+      warmings.set(st, warming);
+    }
+    this.warming = warming;
   }
 
   /**
@@ -202,16 +228,34 @@ export class Cache {
     return new Cache(undefined, this.stack, path, this.scope.scopeTags);
   }
 
-  /** Counters and sizes of this cache (shared with its namespaces). */
-  stats(): CacheStats {
+  /** Counters and sizes of this cache (shared with its namespaces), warming included. */
+  stats(): CacheStats & { warming: WarmingStats } {
     const l1 = this.stack.l1;
     const stack = this.stack;
-    return stack.stats.snapshot(
+    const s = stack.stats.snapshot(
       l1?.size ?? 0,
       l1?.calculatedSize ?? 0,
       stack.breaker?.state ?? 'closed',
       stack.pending.overflowed ? Infinity : stack.pending.size,
     );
+    return { ...s, warming: this.warming.stats() };
+  }
+
+  /**
+   * Warms the cache. `cache.warm()` runs the startup warmers (registered with `warming.add`
+   * and marked `onStartup`, or whose policy has `warmOnStartup` / `warm_on_startup`), then
+   * replays the hottest recorded calls; `cache.warm([...warmers])` runs the given ones.
+   * Await it to start serving warm, or leave it running: it never rejects, and a failing
+   * warmer is reported (report, `warming` events, `error` event) without stopping the others.
+   *
+   * ```ts
+   * await cache.warm([warmMethod(products, 'find', [[1], [2]]), async function settings() { … }], { concurrency: 8 });
+   * ```
+   */
+  warm(options?: WarmOptions): Promise<WarmReport>;
+  warm(warmers: readonly Warmer[], options?: WarmOptions): Promise<WarmReport>;
+  warm(a?: readonly Warmer[] | WarmOptions, b?: WarmOptions): Promise<WarmReport> {
+    return Array.isArray(a) ? this.warming.run(a, b) : this.warming.run(undefined, a as WarmOptions);
   }
 
   /** Subscribes to a cache event. */
@@ -227,11 +271,15 @@ export class Cache {
   }
 
   /**
-   * Stops the cache: later `getOrLoad` calls run their loader directly, and the L2 store is closed.
+   * Stops the cache: warming schedules and replay recording stop (the last call counts are
+   * flushed), later `getOrLoad` calls run their loader directly, and the L2 store is closed.
    * Call it once, on the root cache, at shutdown.
    */
   async close(): Promise<void> {
     const stack = this.stack;
+    if (stack.closed) return;
+    // Schedules and the heat flush timer stop first; the last counts are flushed while L2 is open.
+    await this.warming.close();
     if (stack.closed) return;
     stack.closed = true;
     await Promise.allSettled([...stack.inflight.values()]);

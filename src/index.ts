@@ -30,3 +30,28 @@ export {
 } from './errors';
 export * from './decorators';
 export { tableTag, rowTag, anyRowTag, entityName, type EntityRef } from './tags/naming';
+export {
+  Warming,
+  warmMethod,
+  CacheWarmError,
+  type WarmingStats,
+  type WarmingOptions,
+  type WarmOptions,
+  type ArgLists,
+  type FunctionWarmer,
+  type MethodName,
+  type MethodWarmer,
+  type Warmer,
+  type WarmerTiming,
+  type WarmContext,
+  type WarmFunction,
+  type WarmerResult,
+  type WarmReason,
+  type WarmReport,
+  type WarmingEventMap,
+  type WarmingEventName,
+  type HeatEntry,
+  type HeatStore,
+  type ProgressStream,
+  type ScheduleStats,
+} from './warming';

@@ -3,6 +3,8 @@ import type { CacheKey } from '../cache';
 import type { LoadContext } from '../engine/load_context';
 import type { CallOptions } from '../engine/options';
 import { CacheConfigError } from '../errors';
+import { registerCacheableMethod } from '../warming/cacheable_methods';
+import type { CallSite } from '../warming/heat_recorder';
 import { tableTag } from '../tags/naming';
 import {
   adoptMethodTags,
@@ -25,6 +27,14 @@ export interface CacheableOptions<A extends any[] = any[], R = any>
   condition?: (...args: A) => boolean;
   /** Tag the entry with every row and table the method reads through TypeORM. Default true. */
   captureDependencies?: boolean;
+  /**
+   * Record calls for replay warming: their counts go, in memory and then every
+   * `warming.flushInterval`, to the cache's heat store, and a cold start (`cache.warm()`) calls
+   * the hottest again on the receiver registered with `cache.warming.register`. Only calls
+   * whose arguments are plain data (primitives, Dates, plain arrays and objects) are recorded.
+   * Default false.
+   */
+  replay?: boolean;
 }
 
 /** What one decorated method keeps between calls. */
@@ -51,6 +61,8 @@ export function Cacheable<A extends any[] = any[], R = any>(
       throw new CacheConfigError('tags', tagOption, 'expected an array of tags or a function');
     validateTagSpecs('tags', tagOption);
   }
+  if (options.replay !== undefined && typeof options.replay !== 'boolean')
+    throw new CacheConfigError('replay', options.replay, 'expected true or false');
   for (const name of ['key', 'condition', 'unless'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new CacheConfigError(name, options[name], 'expected a function of the method arguments');
@@ -76,6 +88,8 @@ export function Cacheable<A extends any[] = any[], R = any>(
     };
     const { key, condition, unless } = options;
     const method = info.name;
+    // Identifies this method to the heat recorder; undefined keeps the hot path free of it.
+    const site: CallSite | undefined = options.replay === true ? {} : undefined;
 
     // The default key of a one-primitive-argument call, remembered per receiver class: building
     // `Class.method:1` anew makes a fresh string that the L1 map must hash again on every hit;
@@ -109,6 +123,7 @@ export function Cacheable<A extends any[] = any[], R = any>(
       if (state.sync) throw syncError(state.where);
       const cache = resolveCache(this, options, state.where);
       const k = key !== undefined ? key.apply(this, args as A) : memoKey(this, args);
+      if (site !== undefined) cache.warming.record(site, method, this, k, args);
       const call = state.callOptions ?? (state.callOptions = buildCallOptions(options, state));
       return cache.getOrLoad(k, (ctx) => load(this, args, ctx), call);
     };
@@ -133,6 +148,19 @@ export function Cacheable<A extends any[] = any[], R = any>(
     // Adopt tags @CacheTags attached below; ones attached above are added to state.tags later.
     const all = adoptMethodTags(original, wrapper, own);
     (state as { tags: TagSpec[] }).tags = all;
+    registerCacheableMethod(wrapper, {
+      method,
+      replay: site !== undefined,
+      policy: options.policy,
+      entryOf(self, args) {
+        if (condition !== undefined && !condition.apply(self, args as A)) return undefined;
+        const cache = resolveCache(self, options, state.where);
+        return {
+          cache,
+          key: key !== undefined ? key.apply(self, args as A) : defaultKey(self, method, args),
+        };
+      },
+    });
     return wrapper;
   });
 }

@@ -1,1 +1,2 @@
 export { RedisStore, type RedisStoreOptions } from './redis_store';
+export { RedisHeatStore, type RedisHeatStoreOptions } from './redis_heat_store';
