@@ -3,6 +3,9 @@
  * `repo.findOne({ where: { id } })` uncached, through TypeORM's own ioredis query cache, and
  * through cachekit's query-cache provider (Redis only, then with L1). Each contestant then runs
  * 20 save-then-read rounds, and the reads that return the value from before the save are counted.
+ * Informational rows (never ranked): a Map as query cache, the ceiling of any provider since
+ * TypeORM builds the SQL and hydrates the row on every hit; cachekit with `maxKeyLength` raised
+ * above the length of TypeORM's key; and cachekit's entity cache by id, which builds no SQL on a hit.
  *
  * Every contestant has its own DataSource on one table; all use one private, throw-away
  * redis-server (never the shared one). The table is created for the run and dropped at the end.
