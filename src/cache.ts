@@ -134,14 +134,18 @@ export class Cache {
 
   /** Like `get`, but tells a cached `undefined` from a miss, and which tier answered. */
   async getEntry<T = unknown>(key: CacheKey): Promise<CacheHit<T> | undefined> {
-    const keys = this.keysOf(key);
+    const user = this.keyString(key);
+    if (user === undefined) throw this.keyError(key);
     const stack = this.stack;
-    const e = l1Lookup(stack, this.scope, keys.user, keys.l1);
+    const l1Key = l1KeyOf(this.scope, user);
+    const e = l1Lookup(stack, this.scope, user, l1Key);
     // Past its TTL, a value in grace is only served by getOrLoad, which can refresh it.
     if (e !== undefined && (e.fresh === undefined || Date.now() < e.fresh.freshUntil)) {
-      countL1Hit(stack, this.scope, keys.user);
+      countL1Hit(stack, this.scope, user);
       return { value: e.copy(e.value) as T, layer: 'l1' };
     }
+    // The L2 name (hashed when long) is only built past L1.
+    const keys = { l1: l1Key, full: fullKeyOf(stack, this.scope, user) };
     if (stack.l1 !== undefined) stack.stats.l1Misses++;
     if (stack.l2 !== undefined && !stack.closed) {
       const r = await stack.readL2(keys.full);

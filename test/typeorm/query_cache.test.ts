@@ -52,6 +52,29 @@ describe.each<Db>(['sqlite', 'postgres'])('TypeORM query-result cache on cacheki
 
   const cachedAll = () => repo.find({ order: { id: 'ASC' }, cache: 60_000 });
 
+  test('long queries get short keys: a memoized digest of the SQL plus the readable parameters', async () => {
+    const keys: string[] = [];
+    const onSet = (e: { key: string }) => keys.push(e.key);
+    fixture.cache.on('set', onSet);
+    try {
+      const a = await repo.findOne({ where: { name: 'a' }, cache: 60_000 });
+      const b = await repo.findOne({ where: { name: 'b' }, cache: 60_000 });
+      const byQty = await repo.findOne({ where: { qty: 2 }, cache: 60_000 });
+      expect([a?.name, b?.name, byQty?.name]).toEqual(['a', 'b', 'b']);
+    } finally {
+      fixture.cache.off('set', onSet);
+    }
+    const own = keys.filter((k) => k.includes('typeorm:q:'));
+    expect(own).toHaveLength(3);
+    for (const k of own) expect(k.length).toBeLessThan(200); // the engine would hash anything longer
+    // Same SQL, different parameters: same digest, different keys; different SQL: different digest.
+    const digest = (k: string) => k.split('typeorm:q:')[1].split(':')[0];
+    expect(digest(own[0])).toBe(digest(own[1]));
+    expect(own[0]).not.toBe(own[1]);
+    expect(own[0]).toContain('"a"');
+    expect(digest(own[2])).not.toBe(digest(own[0]));
+  });
+
   test('a cached find is served from cachekit, as real entities with Dates', async () => {
     await cachedAll();
     const before = queries;
