@@ -190,18 +190,24 @@ function cachekitQueryCache(name: string, withL1: boolean, maxKeyLength?: number
   };
 }
 
-/** cachekit's entity cache by id: no query building at all on a hit. */
-function cachekitById(name: string, withL1: boolean): Contestant {
+/**
+ * cachekit's repository: by id (the entity cache, row-tagged) or by the same findOne options
+ * (keyed by the options, dependencies captured): no query building at all on a hit.
+ */
+function cachekitById(name: string, withL1: boolean, byOptions = false): Contestant {
   return {
     name,
     kind: 'info',
     config:
       `new Cache({ ${withL1 ? '' : 'l1: false, '}l2: new RedisStore({ client }) }); ` +
-      'ck.repository(repo).findOneById(id) — entity cache, row-tagged; DataSource { subscribers: [ck.Subscriber] }',
+      (byOptions
+        ? 'ck.repository(repo).findOne({ where: { id } }) — keyed by the options, tags captured'
+        : 'ck.repository(repo).findOneById(id) — entity cache, row-tagged') +
+      '; DataSource { subscribers: [ck.Subscriber] }',
     async setup(port) {
       const io = new Redis({ host: '127.0.0.1', port });
       const cache = new Cache({
-        prefix: withL1 ? 'fo-id-l1' : 'fo-id-r',
+        prefix: (withL1 ? 'fo-id-l1' : 'fo-id-r') + (byOptions ? '-o' : ''),
         ...(withL1 ? {} : { l1: false as const }),
         l2: new RedisStore({ client: io }),
       });
@@ -211,7 +217,7 @@ function cachekitById(name: string, withL1: boolean): Contestant {
       const repo = ds.getRepository(BenchProduct);
       const cached = ck.repository(repo);
       return {
-        read: (id) => cached.findOneById(id),
+        read: (id) => (byOptions ? cached.findOne({ where: { id } }) : cached.findOneById(id)),
         repo,
         queries,
         ioredis: io,
@@ -306,6 +312,7 @@ const contestants: Contestant[] = [
   cachekitQueryCache('cachekit query cache, Redis only, maxKeyLength 1024', false, 1024),
   cachekitById('cachekit findOneById, Redis only', false),
   cachekitById('cachekit findOneById + L1', true),
+  cachekitById('cachekit repository findOne(options) + L1', true, true),
 ];
 
 /** Creates the table and fills it in one statement. */
@@ -594,7 +601,8 @@ export async function runFindOne(): Promise<FindOneResult> {
     const ceiling = rows.find((r) => r.name.startsWith('TypeORM ceiling'))!;
     console.log(
       `Ceiling of any query-cache provider here (a Map, no copy, no invalidation) ÷ built-in: ${fmtRatio(ratioOf(ceiling))}; ` +
-        `findOneById + L1 (no SQL built on a hit) ÷ built-in: ${fmtRatio(ratioOf(rows.find((r) => r.name === 'cachekit findOneById + L1')!))}`,
+        `findOneById + L1 (no SQL built on a hit) ÷ built-in: ${fmtRatio(ratioOf(rows.find((r) => r.name === 'cachekit findOneById + L1')!))}; ` +
+        `repository findOne(options) + L1 ÷ built-in: ${fmtRatio(ratioOf(rows.find((r) => r.name === 'cachekit repository findOne(options) + L1')!))}`,
     );
     console.log(
       `Stale reads after ${STALE_ROUNDS} save-then-read rounds: built-in ${builtin.stale.stale}, ` +

@@ -4,13 +4,16 @@ import {
   type EntityMetadata,
   type FindOptionsWhere,
   type DeepPartial,
+  type FindOneOptions,
+  type FindManyOptions,
   In,
 } from 'typeorm';
 import type { Cache } from '../cache';
 import type { CallOptions } from '../engine/options';
 import { currentLoad } from '../engine/load_scope';
 import { type EntityCachePolicy, getEntityCachePolicy } from '../decorators/cache_policy';
-import { anyRowTag, rowTag } from '../tags/naming';
+import { anyRowTag, rowTag, tableTag } from '../tags/naming';
+import { argsKey } from '../engine/keys';
 import type { WrittenRow } from './invalidation_subscriber';
 
 /** The cache key of one entity row: `entity:<Entity>:<id>` (the id encoded as in its row tag). */
@@ -84,6 +87,9 @@ export class CachedRepository<E extends ObjectLiteral> {
   private readonly options: CallOptions;
   private readonly policy: EntityCachePolicy;
 
+  /** Queries (`findOne`/`find` by options) keep the policy's TTLs but capture what they read. */
+  private readonly queryOptions: CallOptions;
+
   constructor(
     private readonly cache: Cache,
     /** The TypeORM repository reads fall back to. */
@@ -91,6 +97,7 @@ export class CachedRepository<E extends ObjectLiteral> {
   ) {
     this.policy = policyOf(repository.metadata);
     this.options = entryOptions(this.policy);
+    this.queryOptions = { ...this.options, captureDependencies: true };
   }
 
   /** One entity by primary key (a value, or an object for composite keys); `null` when absent. */
@@ -154,6 +161,43 @@ export class CachedRepository<E extends ObjectLiteral> {
       if (v !== null && v !== undefined) out.push(this.hydrate(v));
     }
     return out;
+  }
+
+  /**
+   * `repository.findOne(options)` through the cache, keyed by the options themselves, so a hit
+   * costs no SQL building and no hydration (TypeORM's query cache pays both on every hit). The
+   * entry depends on every row and table the query read (read-dependency capture, plus the
+   * entity's table tag so it holds without the subscriber's capture too). Options that cannot
+   * be keyed (e.g. functions) go straight to the database.
+   */
+  async findOne(options: FindOneOptions<E>): Promise<E | null> {
+    const v = await this.cachedQuery('findOne', options, () => this.repository.findOne(options));
+    return v === null || v === undefined ? null : this.hydrate(v);
+  }
+
+  /** `repository.find(options)` through the cache, as `findOne`. */
+  async find(options: FindManyOptions<E> = {}): Promise<E[]> {
+    const v = await this.cachedQuery('find', options, () => this.repository.find(options));
+    return (v ?? []).map((e) => this.hydrate(e));
+  }
+
+  private cachedQuery<T>(kind: string, options: object, load: () => Promise<T>): Promise<T> {
+    const m = this.repository.metadata;
+    let key: string;
+    try {
+      key = `query:${m.name}:${kind}:${argsKey([options])}`;
+    } catch {
+      return load();
+    }
+    const table = tableTag(m.name);
+    return this.cache.getOrLoad(
+      key,
+      (ctx) => {
+        ctx.addTags(table);
+        return load();
+      },
+      this.queryOptions,
+    );
   }
 
   /** A value read back from L2 is a plain object: make it an entity instance again. */
