@@ -173,6 +173,8 @@ export class Cache {
     const since = options?.since;
     const seq = typeof since === 'number' && Number.isFinite(since) ? since : await stack.captureSeq();
     const f = await storeValue(stack, this.scope, keys, value, seq, settings, undefined);
+    // No tag moved, so other instances' L1 copies would still look current: tell them.
+    stack.sync?.publishDrop([keys.l1]);
     return f.cached;
   }
 
@@ -194,6 +196,7 @@ export class Cache {
     stack.events.emit('delete', { key: full });
     const l2 = stack.l2;
     if (l2 !== undefined) await stack.strict('l2.delete', full, () => l2.delete([full]));
+    stack.sync?.publishDrop([l1Key]);
   }
 
   /**
@@ -241,6 +244,7 @@ export class Cache {
       l1?.calculatedSize ?? 0,
       stack.breaker?.state ?? 'closed',
       stack.pending.overflowed ? Infinity : stack.pending.size,
+      stack.sync?.live ?? false,
     );
     return { ...s, warming: this.warming.stats() };
   }
@@ -288,6 +292,7 @@ export class Cache {
     stack.closed = true;
     await Promise.allSettled([...stack.inflight.values()]);
     stack.l1?.clear();
+    await stack.sync?.close();
     await stack.l2?.close();
   }
 
@@ -315,6 +320,7 @@ export class Cache {
     const v = r.ok ? r.value : stack.mirror.nextLocal();
     for (const k of keys) stack.mirror.note(k, v);
     if (!r.ok) stack.pending.add(keys);
+    else stack.sync?.publishTags(keys, v);
   }
 
   /** Both names of a key; throws CacheKeyError for an unusable one. */

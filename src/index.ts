@@ -20,6 +20,7 @@ export type { Serializer } from './engine/serializer';
 export { jsonSerializer, msgpackSerializer } from './engine/serializer';
 export { stableKey, argsKey } from './engine/keys';
 export type { Store, StoreLocks, StoredValue, L2Read } from './stores/store';
+export type { Bus, BusHandlers } from './stores/bus';
 export {
   CacheError,
   CacheConfigError,

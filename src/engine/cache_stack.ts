@@ -22,6 +22,7 @@ import {
 import { CacheEvents } from './events';
 import { ReadHeat } from './freshness';
 import { PendingInvalidations } from './pending_invalidations';
+import { L1Sync } from './l1_sync';
 import { CircuitBreaker } from '../resilience/circuit_breaker';
 import {
   type CacheOptions,
@@ -77,6 +78,8 @@ export class CacheStack {
   /** Invalidations waiting for the L2 to come back. */
   readonly pending: PendingInvalidations;
   private pendingFlush: Promise<boolean> | undefined;
+  /** L1 invalidation across instances; set by the Cache when a bus is in use. */
+  sync: L1Sync | undefined;
   readonly defaults: ResolvedEntry;
   private readonly policies = new Map<string, ResolvedEntry>();
   /** Resolved call options, by the options object itself: decorators pass the same object every call. */
@@ -153,6 +156,16 @@ export class CacheStack {
             if (state === 'closed' && !this.pending.isEmpty) void this.flushPending();
             this.events.emit('circuit', { state });
           });
+    const bus = options.bus === undefined ? (this.l1 ? this.l2?.createBus?.() : undefined) : options.bus;
+    if (bus !== undefined && bus !== false) {
+      if (typeof bus !== 'object' || typeof bus.start !== 'function' || typeof bus.publish !== 'function') {
+        throw new CacheConfigError('bus', bus, 'expected a Bus { start, publish, close } or false');
+      }
+      this.sync = new L1Sync(this, bus);
+      void this.sync
+        .start()
+        .catch((err: unknown) => this.report(new CacheStoreError('bus.start', undefined, err), 'bus.start'));
+    }
     if (!this.l1 && !this.l2)
       throw new CacheConfigError('l1', l1, 'a cache needs at least one tier: enable L1 or give an L2');
 
@@ -312,10 +325,16 @@ export class CacheStack {
         return false;
       }
       for (const k of keys) this.mirror.note(k, r.value);
+      this.sync?.publishTags(keys, r.value);
       return true;
     });
     this.pendingFlush = flush;
     return flush;
+  }
+
+  /** The L1 to fill, or undefined while the bus is down (an entry could miss its invalidation). */
+  get fillableL1(): LRUCache<string, L1Entry> | undefined {
+    return this.sync === undefined || this.sync.live ? this.l1 : undefined;
   }
 
   /** Whether L2 is believed reachable (no breaker, or a closed one). */

@@ -1,5 +1,6 @@
 import { CacheConfigError } from '../errors';
 import type { Store } from '../stores/store';
+import type { Bus } from '../stores/bus';
 import { type Duration, parseDuration } from './duration';
 import type { CompressionAlgorithm } from './compression';
 import type { Serializer } from './serializer';
@@ -145,6 +146,12 @@ export interface CacheOptions extends EntryOptions {
   tagVersionTtl?: Duration;
   /** Most tag versions mirrored in process. Default 100,000. */
   maxMirroredTags?: number;
+  /**
+   * How instances tell each other's L1 about invalidations. Default: the L2 store's bus
+   * (RedisStore: pub/sub) when there is an L1; `false` for none (then another instance's
+   * invalidation reaches this L1 only when its entry expires).
+   */
+  bus?: Bus | false;
 }
 
 /** Entry settings after validation. */

@@ -53,6 +53,16 @@ export interface CacheStats {
     /** Background refreshes whose loader failed (the stale value stays). */
     refreshErrors: number;
   };
+  /** The L1 invalidation bus (all zero without one). */
+  bus: {
+    /** Whether L1 is trusted now (false while the bus is disconnected). */
+    live: boolean;
+    published: number;
+    received: number;
+    reconnects: number;
+    /** Send-to-receive delay of the last 1,000 messages from other instances, ms. */
+    lagMs: { p50: number; p99: number };
+  };
   /** The cross-process load lock. */
   locks: { acquired: number; waits: number; timeouts: number };
 }
@@ -89,6 +99,23 @@ export class StatsCounters {
   lockTimeouts = 0;
   hits = 0;
   misses = 0;
+  busPublished = 0;
+  busReceived = 0;
+  busReconnects = 0;
+  private readonly busLags: number[] = [];
+  private busLagAt = 0;
+
+  /** Records one message's send-to-receive delay (a ring of the last 1,000). */
+  recordBusLag(ms: number): void {
+    if (this.busLags.length < 1000) this.busLags.push(ms);
+    else this.busLags[this.busLagAt++ % 1000] = ms;
+  }
+
+  private busLagPercentile(p: number): number {
+    if (this.busLags.length === 0) return 0;
+    const s = [...this.busLags].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(s.length * p))];
+  }
 
   /** Records one loader run's duration. */
   recordLoad(ms: number): void {
@@ -105,6 +132,7 @@ export class StatsCounters {
     l1Bytes: number,
     circuit: CacheStats['l2']['circuit'] = 'closed',
     pendingInvalidations = 0,
+    busLive = false,
   ): CacheStats {
     const lookups = this.hits + this.misses;
     return {
@@ -148,6 +176,13 @@ export class StatsCounters {
         refreshes: this.refreshes,
         earlyRefreshes: this.earlyRefreshes,
         refreshErrors: this.refreshErrors,
+      },
+      bus: {
+        live: busLive,
+        published: this.busPublished,
+        received: this.busReceived,
+        reconnects: this.busReconnects,
+        lagMs: { p50: this.busLagPercentile(0.5), p99: this.busLagPercentile(0.99) },
       },
       locks: { acquired: this.locksAcquired, waits: this.lockWaits, timeouts: this.lockTimeouts },
     };

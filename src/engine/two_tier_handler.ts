@@ -480,7 +480,7 @@ export async function storeValue(
     fresh = entryFreshness(fs, Date.now(), ttl, loadMs);
     life = Math.min(ttl + fs.grace, stack.tagVersionTtl);
   }
-  const l1 = stack.l1;
+  const l1 = stack.fillableL1;
   // While the L2 is unreachable this process may miss other instances' invalidations: keep L1 short.
   const l1Life = stack.l2Healthy ? life : Math.min(life, stack.l1TtlWhileDown);
   // Without L1, `stored` only serves callers that joined this flight, and they copy it in the
@@ -531,7 +531,7 @@ export function fillFromL2(
     else early = wantsEarlyRefresh(f, now);
   }
   const adaptive = f?.adaptive === true;
-  const l1 = stack.l1;
+  const l1 = stack.fillableL1;
   // The decoded value is private: L1 keeps it, and the caller gets a copy.
   if (l1 !== undefined && remainingMs > 0) {
     const now = Date.now();

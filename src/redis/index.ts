@@ -1,2 +1,3 @@
 export { RedisStore, type RedisStoreOptions } from './redis_store';
 export { RedisHeatStore, type RedisHeatStoreOptions } from './redis_heat_store';
+export { RedisBus } from './redis_bus';

@@ -2,6 +2,8 @@ import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import { decodeEntry } from '../engine/entry';
 import type { L2Read, Store, StoredValue } from '../stores/store';
+import type { Bus } from '../stores/bus';
+import { RedisBus } from './redis_bus';
 import { INVALIDATE_SCRIPT, READ_MANY_SCRIPT, TOUCH_SCRIPT } from './scripts';
 
 /** Options of `RedisStore`: an ioredis client you own, or how to make one the store owns. */
@@ -253,6 +255,11 @@ export class RedisStore implements Store {
   private learn(key: string, data: Buffer): void {
     const entry = decodeEntry(data);
     if (entry !== undefined) this.hints!.set(key, entry.header.t ?? NO_TAGS);
+  }
+
+  /** An L1 invalidation bus on this store's Redis (pub/sub on a connection of its own). */
+  createBus(): Bus {
+    return new RedisBus(this.client);
   }
 
   async get(key: string): Promise<StoredValue | undefined> {

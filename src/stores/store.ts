@@ -1,4 +1,5 @@
 import type { DecodedEntry } from '../engine/entry';
+import type { Bus } from './bus';
 
 /** Result of a validated L2 read. */
 export type L2Read =
@@ -63,6 +64,8 @@ export interface Store {
   readValidated?(key: string, seqKey: string, needTtl?: boolean): Promise<L2Read>;
   /** Optional: `touch`, but only while the entry's tags are still current. */
   touchValidated?(key: string, ttlMs: number): Promise<void>;
+  /** Optional: a bus for L1 invalidation across instances, used by default when the cache has an L1. */
+  createBus?(): Bus;
   /** Optional: a lock shared by every process, so that one of them loads a cold key (stampede protection). */
   readonly locks?: StoreLocks;
   /** Releases connections the store opened itself. */

@@ -1,0 +1,71 @@
+import type Redis from 'ioredis';
+import type { Cluster } from 'ioredis';
+import type { Bus, BusHandlers } from '../stores/bus';
+
+/**
+ * The L1 invalidation bus on Redis pub/sub: publishes on the store's client, listens on a
+ * dedicated connection (a subscribed connection can do nothing else). It reports `down` as soon
+ * as that connection closes and `up` only once the channel is subscribed again, so the cache
+ * never trusts its L1 across a gap in which messages could have been missed.
+ */
+export class RedisBus implements Bus {
+  private sub: Redis | Cluster | undefined;
+  private subscribed = false;
+  private closed = false;
+
+  constructor(private readonly client: Redis | Cluster) {}
+
+  async start(channel: string, handlers: BusHandlers): Promise<void> {
+    // Resubscription is ours to do, so that `up` is said only after the SUBSCRIBE reply.
+    const sub = (this.sub = this.client.duplicate({
+      autoResubscribe: false,
+      maxRetriesPerRequest: 1,
+    } as never));
+    sub.on('error', () => {
+      // Connection errors surface as 'close'; the store reports its own.
+    });
+    sub.on('message', (ch: string, payload: string) => {
+      if (ch === channel) handlers.message(payload);
+    });
+    sub.on('close', () => {
+      if (!this.subscribed) return;
+      this.subscribed = false;
+      handlers.down();
+    });
+    const subscribe = async () => {
+      if (this.closed) return;
+      try {
+        await sub.subscribe(channel);
+        this.subscribed = true;
+        handlers.up();
+      } catch {
+        // The next 'ready' tries again.
+      }
+    };
+    sub.on('ready', () => void subscribe());
+    if ((sub as Redis).status === 'ready') await subscribe();
+  }
+
+  async publish(channel: string, payload: string): Promise<void> {
+    await this.client.publish(channel, payload);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const sub = this.sub;
+    if (sub === undefined) return;
+    this.sub = undefined;
+    if (sub.status !== 'ready') {
+      sub.disconnect();
+      return;
+    }
+    const timer = setTimeout(() => sub.disconnect(), 500);
+    try {
+      await sub.quit();
+    } catch {
+      sub.disconnect();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
