@@ -4,6 +4,7 @@ import { decodeEntry } from '../engine/entry';
 import type { L2Read, Store, StoredValue } from '../stores/store';
 import type { Bus } from '../stores/bus';
 import { RedisBus } from './redis_bus';
+import { RedisLocks, type RedisLocksOptions } from './redis_locks';
 import { INVALIDATE_SCRIPT, READ_MANY_SCRIPT, TOUCH_SCRIPT } from './scripts';
 
 /** Options of `RedisStore`: an ioredis client you own, or how to make one the store owns. */
@@ -25,6 +26,8 @@ export interface RedisStoreOptions {
    * plain MGETs instead of a Lua script. Default 50,000; 0 sends every read through the script.
    */
   tagHints?: number;
+  /** Settings of the cross-process load lock (`locks`), used by calls with the `lock` option. */
+  locks?: RedisLocksOptions;
 }
 
 /** A read waiting for its batch to be sent. */
@@ -59,6 +62,8 @@ export class RedisStore implements Store {
   readonly name = 'redis';
   /** The ioredis client in use. */
   readonly client: Redis | Cluster;
+  /** The cross-process load lock; its subscriber connection opens on the first wait. */
+  readonly locks: RedisLocks;
   private readonly owned: boolean;
   private readonly scripted: ScriptedClient;
   private readonly batchReads: boolean;
@@ -91,6 +96,7 @@ export class RedisStore implements Store {
       this.client.defineCommand('cachekitInvalidate', { lua: INVALIDATE_SCRIPT });
       this.client.defineCommand('cachekitTouch', { numberOfKeys: 1, lua: TOUCH_SCRIPT });
     }
+    this.locks = new RedisLocks(this.client, options.locks);
     this.batchReads = options.batchReads ?? true;
     const hintCount = options.tagHints ?? 50_000;
     // MGET over keys of different slots is refused by a Cluster: it keeps the script path there.
@@ -305,6 +311,8 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    // The subscriber is the store's own even when the client is not.
+    await this.locks.close();
     if (!this.owned) return;
     if (this.client.status !== 'ready') {
       // QUIT would wait in the offline queue for a server that may never come back.
