@@ -24,6 +24,9 @@ export class RedisBus implements Bus {
     sub.on('error', () => {
       // Connection errors surface as 'close'; the store reports its own.
     });
+    // The bus alone must not keep a process alive (an app that forgets close() still exits);
+    // the store's own connection decides that, as it did without a bus.
+    sub.on('connect', () => (sub as unknown as { stream?: { unref?(): void } }).stream?.unref?.());
     sub.on('message', (ch: string, payload: string) => {
       if (ch === channel) handlers.message(payload);
     });

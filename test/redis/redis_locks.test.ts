@@ -180,67 +180,78 @@ describe('RedisLocks', () => {
     expect(r.ms).toBeLessThan(1000);
   });
 
-  test('2 processes × 500 concurrent callers on one cold key coordinate through the lock: the loader runs once', async () => {
-    const key = k('stampede');
-    const valueKey = k('stampede:value');
-    const child = () => {
-      const p = spawn(
-        process.execPath,
-        ['-r', 'ts-node/register/transpile-only', join(__dirname, 'redis_locks_child.ts')],
-        {
-          cwd: join(__dirname, '..', '..'),
-          env: {
-            ...process.env,
-            REDIS_URL,
-            LOCK_KEY: key,
-            VALUE_KEY: valueKey,
-            CALLERS: '500',
-            LOAD_MS: '100',
+  test.each([
+    ['RedisLocks directly', false],
+    ['Cache.getOrLoad({ lock: true })', true],
+  ])(
+    '2 processes × 500 concurrent callers on one cold key coordinate through the lock (%s): the loader runs once',
+    async (_label, engine) => {
+      const key = k(engine ? 'stampede-engine' : 'stampede');
+      const valueKey = k('stampede:value');
+      const child = () => {
+        const p = spawn(
+          process.execPath,
+          ['-r', 'ts-node/register/transpile-only', join(__dirname, 'redis_locks_child.ts')],
+          {
+            cwd: join(__dirname, '..', '..'),
+            env: {
+              ...process.env,
+              REDIS_URL,
+              LOCK_KEY: key,
+              VALUE_KEY: valueKey,
+              CALLERS: '500',
+              LOAD_MS: '100',
+              ...(engine ? { ENGINE: k('engine') } : {}),
+            },
+            stdio: ['pipe', 'pipe', 'pipe'],
           },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        },
+        );
+        let out = '';
+        let err = '';
+        p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+        p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+        const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+        return { p, out: () => out, err: () => err, exited };
+      };
+      const children = [child(), child()];
+      try {
+        await until(
+          'both children are ready',
+          () => children.every((c) => c.out().includes('ready')),
+          20_000,
+        );
+        for (const c of children) c.p.stdin.write('go\n');
+        const codes = await Promise.all(children.map((c) => c.exited));
+        expect({ codes, stderr: children.map((c) => c.err()) }).toEqual({ codes: [0, 0], stderr: ['', ''] });
+      } finally {
+        for (const c of children) if (c.p.exitCode === null) c.p.kill('SIGKILL');
+      }
+      const reports = children.map(
+        (c) =>
+          JSON.parse(
+            c
+              .out()
+              .split('\n')
+              .find((l) => l.startsWith('{'))!,
+          ) as {
+            loads: number;
+            waits: number;
+            results: number;
+            distinct: string[];
+            elapsedMs: number;
+          },
       );
-      let out = '';
-      let err = '';
-      p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
-      return { p, out: () => out, err: () => err, exited };
-    };
-    const children = [child(), child()];
-    try {
-      await until('both children are ready', () => children.every((c) => c.out().includes('ready')), 20_000);
-      for (const c of children) c.p.stdin.write('go\n');
-      const codes = await Promise.all(children.map((c) => c.exited));
-      expect({ codes, stderr: children.map((c) => c.err()) }).toEqual({ codes: [0, 0], stderr: ['', ''] });
-    } finally {
-      for (const c of children) if (c.p.exitCode === null) c.p.kill('SIGKILL');
-    }
-    const reports = children.map(
-      (c) =>
-        JSON.parse(
-          c
-            .out()
-            .split('\n')
-            .find((l) => l.startsWith('{'))!,
-        ) as {
-          loads: number;
-          waits: number;
-          results: number;
-          distinct: string[];
-          elapsedMs: number;
-        },
-    );
-    expect(reports.reduce((s, r) => s + r.loads, 0)).toBe(1);
-    expect(reports.map((r) => r.results)).toEqual([500, 500]);
-    // Every caller of both processes got the one loaded value.
-    const value = await admin.get(valueKey);
-    expect(value).toMatch(/^loaded by \d+$/);
-    for (const r of reports) expect(r.distinct).toEqual([value]);
-    // The process that did not load really contended: its callers waited on the other's lock.
-    expect(reports.find((r) => r.loads === 0)!.waits).toBeGreaterThan(0);
-    expect(await admin.exists(lockKeyOf(key))).toBe(0);
-  });
+      expect(reports.reduce((s, r) => s + r.loads, 0)).toBe(1);
+      expect(reports.map((r) => r.results)).toEqual([500, 500]);
+      // Every caller of both processes got the one loaded value.
+      const value = engine ? reports[0].distinct[0] : await admin.get(valueKey);
+      expect(value).toMatch(/^loaded by \d+$/);
+      for (const r of reports) expect(r.distinct).toEqual([value]);
+      // The process that did not load really contended: its callers waited on the other's lock.
+      expect(reports.find((r) => r.loads === 0)!.waits).toBeGreaterThan(0);
+      expect(await admin.exists(lockKeyOf(engine ? `${k('engine')}:_:stampede` : key))).toBe(0);
+    },
+  );
 
   test('close() resolves pending waits false and closes the subscriber connection', async () => {
     const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });

@@ -5,7 +5,8 @@
  * processes start together), then prints one JSON line with what it saw.
  */
 import Redis from 'ioredis';
-import { RedisLocks } from '../../src/redis';
+import { Cache } from '../../src';
+import { RedisLocks, RedisStore } from '../../src/redis';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const key = required('LOCK_KEY');
@@ -52,6 +53,23 @@ async function main(): Promise<void> {
     }
   };
 
+  // ENGINE=<prefix>: the same stampede through Cache.getOrLoad({ lock: true }) instead.
+  const enginePrefix = process.env.ENGINE;
+  const cache =
+    enginePrefix === undefined
+      ? undefined
+      : new Cache({ prefix: enginePrefix, l2: new RedisStore({ client: redis }) });
+  const engineCall = () =>
+    cache!.getOrLoad(
+      'stampede',
+      async () => {
+        loads++;
+        await sleep(loadMs);
+        return `loaded by ${process.pid}`;
+      },
+      { lock: true, ttl: '1m' },
+    );
+
   process.stdout.write('ready\n');
   await new Promise<void>((resolve) => {
     process.stdin.setEncoding('utf8');
@@ -61,7 +79,9 @@ async function main(): Promise<void> {
   });
   process.stdin.pause();
   const started = Date.now();
-  const values = await Promise.all(Array.from({ length: callers }, call));
+  const values = await Promise.all(Array.from({ length: callers }, cache ? engineCall : call));
+  if (cache) waits = cache.stats().locks.waits;
+  await cache?.close();
   const elapsedMs = Date.now() - started;
   await locks.close();
   await redis.quit();
