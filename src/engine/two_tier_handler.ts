@@ -91,9 +91,9 @@ export function loadThrough<T>(
   options: CallOptions<T> | undefined,
 ): Promise<T> {
   if (stack.l1 !== undefined) stack.stats.l1Misses++;
-  let settings: ResolvedEntry;
+  let hard: number;
   try {
-    settings = stack.resolve(options);
+    hard = hardTimeoutOf(stack, options);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -103,12 +103,15 @@ export function loadThrough<T>(
     return withHardTimeout(
       stack,
       keys,
-      settings,
+      hard,
       existing.then((f) => joinedValue(stack, f) as T),
     );
   }
   const flight = startFlight(stack, scope, keys, loader, options, false);
   const result = flight.then((f) => {
+    if (f.stale === undefined && !f.early && f.adaptive !== true) return f.value as T;
+    // Options are resolved only for entries that use freshness features: plain hits never pay.
+    const settings = stack.resolve(options);
     const adaptive = settings.fresh?.adaptive;
     if (f.adaptive === true && adaptive !== undefined)
       stack.heat.hit(keys.full, Date.now(), adaptive.halfLife);
@@ -124,7 +127,17 @@ export function loadThrough<T>(
     }
     return f.value as T;
   });
-  return withHardTimeout(stack, keys, settings, result);
+  return withHardTimeout(stack, keys, hard, result);
+}
+
+/**
+ * The hard loader timeout of a call, without resolving its options when they cannot change it:
+ * callers often pass a fresh options object per call, and resolving one costs a validation.
+ */
+function hardTimeoutOf(stack: CacheStack, options: CallOptions<any> | undefined): number {
+  if (options === undefined || (options.timeouts === undefined && options.policy === undefined))
+    return stack.defaults.hardTimeout;
+  return stack.resolve(options).hardTimeout;
 }
 
 /** Registers a flight as the one load of its key until it settles. */
@@ -251,10 +264,9 @@ function raceSoft<T>(stack: CacheStack, refresh: Promise<Flight>, softMs: number
 function withHardTimeout<T>(
   stack: CacheStack,
   keys: EntryKeys,
-  settings: ResolvedEntry,
+  hard: number,
   p: Promise<T>,
 ): Promise<T> {
-  const hard = settings.hardTimeout;
   if (hard === 0) return p;
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -283,7 +295,6 @@ async function runFlight<T>(
   refresh: boolean,
 ): Promise<Flight> {
   let seq: number | undefined;
-  const settings = stack.resolve(options);
   if (stack.l2 !== undefined) {
     const r = await stack.readL2(keys.full);
     if (r !== undefined) {
@@ -306,6 +317,8 @@ async function runFlight<T>(
     const kept = keptAfterInvalidation(stack, keys);
     if (kept !== undefined) return kept;
   }
+  // Options are resolved only now that a load is certain: hits never pay for them.
+  const settings = stack.resolve(options);
   stack.stats.misses++;
   if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
 
