@@ -27,6 +27,8 @@ export {
   CacheSerializationError,
   CacheTimeoutError,
   CacheStoreError,
+  CacheWriteError,
 } from './errors';
 export * from './decorators';
 export { tableTag, rowTag, anyRowTag, entityName, type EntityRef } from './tags/naming';
+export * from './write_behind';
