@@ -6,10 +6,10 @@ import { CacheConfigError, CacheStoreError } from '../errors';
 import type {
   ClaimResult,
   DeadLetter,
-  PendingWrite,
   QueueDepth,
   QueuedWrite,
   QueueEntry,
+  RowRecord,
   RowVersion,
   WriteOp,
   WriteQueue,
@@ -72,15 +72,26 @@ return v
 `;
 
 /**
+ * The version of a record that names a pending write; nil for none or for a flushed marker
+ * ("<version>|~", kept a while after the flush so that slow cache writers learn of it).
+ */
+const PENDING_FN = `
+local function pendingVersion(rec)
+  if not rec then return nil end
+  local v, op = string.match(rec, '^(%d+)|(.)')
+  if op == '~' then return nil end
+  return v
+end
+`;
+
+/**
  * KEYS record1, lease1, record2, lease2…; ARGV[1] consumer, ARGV[2] lease ms, ARGV[3…] versions.
  * Per row: 0 stale (not the newest version), 1 write (lease held), 2 busy (another's lease).
  */
-const CLAIM = `
+const CLAIM = `${PENDING_FN}
 local out = {}
 for i = 1, #KEYS / 2 do
-  local rec = redis.call('GET', KEYS[2 * i - 1])
-  local cur = rec and string.match(rec, '^(%d+)|')
-  if cur ~= ARGV[2 + i] then
+  if pendingVersion(redis.call('GET', KEYS[2 * i - 1])) ~= ARGV[2 + i] then
     out[i] = 0
   else
     local lk = KEYS[2 * i]
@@ -119,43 +130,43 @@ end
 
 /**
  * After a commit. KEYS[1] stream, then record/lease pairs of the rows written; ARGV[1] group,
- * ARGV[2] consumer, ARGV[3] n rows, ARGV[4..3+n] their versions, the rest entry IDs to ack.
- * Per row: 1 when its record was retired (the written version was still the newest).
+ * ARGV[2] consumer, ARGV[3] ms to keep flushed markers, ARGV[4] n rows, ARGV[5..4+n] their
+ * versions, the rest entry IDs to ack. Per row: 1 when its record was retired (the written
+ * version was still the newest; it becomes a flushed marker).
  */
-const COMPLETE = `${ACK_FN}
-local n = tonumber(ARGV[3])
+const COMPLETE = `${ACK_FN}${PENDING_FN}
+local n = tonumber(ARGV[4])
 local out = {}
 for i = 1, n do
   local rk, lk = KEYS[2 * i], KEYS[2 * i + 1]
-  local rec = redis.call('GET', rk)
-  if rec and string.match(rec, '^(%d+)|') == ARGV[3 + i] then
-    redis.call('DEL', rk)
+  if pendingVersion(redis.call('GET', rk)) == ARGV[4 + i] then
+    redis.call('SET', rk, ARGV[4 + i] .. '|~', 'PX', ARGV[3])
     out[i] = 1
   else
     out[i] = 0
   end
   if redis.call('GET', lk) == ARGV[2] then redis.call('DEL', lk) end
 end
-ack(KEYS[1], ARGV[1], 4 + n)
+ack(KEYS[1], ARGV[1], 5 + n)
 return out
 `;
 
 /**
  * KEYS[1] stream, KEYS[2] dead stream, KEYS[3] record, KEYS[4] lease; ARGV[1] group,
- * ARGV[2] consumer, ARGV[3] version, ARGV[4] max dead letters, ARGV[5] n field/value items,
- * then those items, then entry IDs to ack. Returns 1 when the record was retired.
+ * ARGV[2] consumer, ARGV[3] version, ARGV[4] max dead letters, ARGV[5] ms to keep the flushed
+ * marker, ARGV[6] n field/value items, then those items, then entry IDs to ack. Returns 1
+ * when the record was retired (the version was the row's newest).
  */
-const DEAD = `${ACK_FN}
-local nf = tonumber(ARGV[5])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 6, 5 + nf))
+const DEAD = `${ACK_FN}${PENDING_FN}
+local nf = tonumber(ARGV[6])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7, 6 + nf))
 local retired = 0
-local rec = redis.call('GET', KEYS[3])
-if rec and string.match(rec, '^(%d+)|') == ARGV[3] then
-  redis.call('DEL', KEYS[3])
+if pendingVersion(redis.call('GET', KEYS[3])) == ARGV[3] then
+  redis.call('SET', KEYS[3], ARGV[3] .. '|~', 'PX', ARGV[5])
   retired = 1
 end
 if redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('DEL', KEYS[4]) end
-ack(KEYS[1], ARGV[1], 6 + nf)
+ack(KEYS[1], ARGV[1], 7 + nf)
 return retired
 `;
 
@@ -166,6 +177,12 @@ interface QueueCommands {
   cachekitWbComplete(n: number, ...args: (string | number)[]): Promise<number[]>;
   cachekitWbDead(n: number, ...args: (string | number)[]): Promise<number>;
 }
+
+/**
+ * How long a flushed row's marker outlives its flush: far longer than a cache write may lag
+ * behind its append, short enough that only recently flushed rows cost memory.
+ */
+const FLUSHED_MARKER_MS = 30_000;
 
 /** Rows per claim script call: bounds how long one script holds Redis. */
 const CLAIM_CHUNK = 500;
@@ -411,6 +428,7 @@ export class RedisStreamQueue implements WriteQueue {
       ...keys,
       this.group,
       this.consumer,
+      FLUSHED_MARKER_MS,
       written.length,
       ...written.map((x) => String(x.version)),
       ...entryIds,
@@ -449,6 +467,7 @@ export class RedisStreamQueue implements WriteQueue {
       this.consumer,
       String(letter.version),
       this.maxDead,
+      FLUSHED_MARKER_MS,
       fields.length,
       ...fields,
       ...letter.entries,
@@ -456,7 +475,7 @@ export class RedisStreamQueue implements WriteQueue {
     return r === 1;
   }
 
-  async latest(keys: readonly string[]): Promise<(PendingWrite | undefined)[]> {
+  async latest(keys: readonly string[]): Promise<(RowRecord | undefined)[]> {
     if (keys.length === 0) return [];
     const vs = await this.client.mget(...keys.map((k) => this.rec(k)));
     return vs.map((v) => (v === null ? undefined : parseRecord(v)));
@@ -608,8 +627,9 @@ function parseEntries(raw: readonly RawEntry[]): QueueEntry[] {
   return out;
 }
 
-function parseRecord(rec: string): PendingWrite {
+function parseRecord(rec: string): RowRecord {
   const a = rec.indexOf('|');
+  if (rec.charAt(a + 1) === '~') return { flushed: true, version: Number(rec.slice(0, a)) };
   const b = rec.indexOf('|', a + 1);
   return { version: Number(rec.slice(0, a)), op: rec.slice(a + 1, b) as WriteOp, payload: rec.slice(b + 1) };
 }

@@ -338,9 +338,9 @@ export class FlushLoop {
     this.counters.flushed += rows.length;
     this.counters.recordBatch(rows.length, ms);
     this.events.emit('flush', { rows: rows.length, entries, durationMs: ms });
-    const current: RowState[] = [];
+    const current: { row: RowState; version: number }[] = [];
     rows.forEach((r, i) => {
-      if (retired[i]) current.push(writes[i]);
+      if (retired[i]) current.push({ row: writes[i], version: writes[i].version });
     });
     await this.sync.committed(current).catch((err: unknown) => {
       this.events.emit('error', { error: err, operation: 'writeBehind.refresh' });
@@ -371,7 +371,7 @@ export class FlushLoop {
     });
     // A newer write of the row is pending: its state is what the cache should keep showing.
     if (wasNewest) {
-      await this.sync.abandoned(w).catch((e: unknown) => {
+      await this.sync.abandoned(w, w.version).catch((e: unknown) => {
         this.events.emit('error', { error: e, operation: 'writeBehind.invalidate' });
       });
     }

@@ -9,6 +9,7 @@ export type {
   QueuedWrite,
   QueueEntry,
   PendingWrite,
+  RowRecord,
   RowVersion,
   ClaimResult,
   DeadLetter,

@@ -96,6 +96,8 @@ export class MemoryWriteQueue implements WriteQueue {
     return this.retire(letter.key, letter.version);
   }
 
+  // One process, every cache write in the row serial: no slow writer to warn, so a flushed
+  // record is simply dropped.
   async latest(keys: readonly string[]): Promise<(PendingWrite | undefined)[]> {
     return keys.map((k) => this.records.get(k));
   }

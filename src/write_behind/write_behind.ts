@@ -94,12 +94,12 @@ export class WriteBehind {
     return this.serial.run(req.key, async () => {
       const value = typeof req.value === 'function' ? await (req.value as () => unknown)() : req.value;
       const payload = encodeRow(value);
-      await this.queue.append({ entity: req.entity, key: req.key, op: req.op, payload });
+      const version = await this.queue.append({ entity: req.entity, key: req.key, op: req.op, payload });
       this.counters.enqueued++;
       // Durable from here: a failed cache write only costs read-your-writes until the flush,
       // which rewrites the entry (CacheSync.committed).
       try {
-        await this.sync.show({ entity: req.entity, key: req.key, op: req.op, value });
+        await this.sync.saved({ entity: req.entity, key: req.key, op: req.op, value }, version);
       } catch (err) {
         this.events.emit('error', { error: err, operation: 'writeBehind.cache' });
       }
@@ -114,7 +114,9 @@ export class WriteBehind {
   /** The newest write of a row that is not flushed yet, or `undefined`. */
   async pendingState(key: string): Promise<PendingState | undefined> {
     const [p] = await this.queue.latest([key]);
-    return p === undefined ? undefined : { op: p.op, version: p.version, value: decodeRow(p.payload) };
+    return p === undefined || p.flushed
+      ? undefined
+      : { op: p.op, version: p.version, value: decodeRow(p.payload) };
   }
 
   /**

@@ -36,10 +36,18 @@ export interface QueueEntry extends QueuedWrite {
 
 /** The newest pending write of a row. */
 export interface PendingWrite {
+  readonly flushed?: false;
   readonly version: number;
   readonly op: WriteOp;
   readonly payload: string;
 }
+
+/**
+ * A row's record: its newest pending write, or, for a short while after that write was
+ * flushed, just its version. The latter lets a process whose cache write was slow learn that
+ * a newer state already reached the database, so that it drops what it wrote.
+ */
+export type RowRecord = PendingWrite | { readonly flushed: true; readonly version: number };
 
 /** A row the flusher wants to write: its key and the version it holds. */
 export interface RowVersion {
@@ -102,8 +110,9 @@ export interface WriteQueue {
   release(keys: readonly string[]): Promise<void>;
   /**
    * After the database committed `written`: acknowledges `entryIds`, drops the leases, and
-   * retires each row's record when the written version is still its newest. Resolves to,
-   * per written row, whether it was retired (false: a newer write is pending).
+   * retires each row's record when the written version is still its newest (a durable queue
+   * keeps the version as flushed for a while). Resolves to, per written row, whether it was
+   * retired (false: a newer write is pending).
    */
   complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<boolean[]>;
   /**
@@ -111,8 +120,8 @@ export interface WriteQueue {
    * Resolves to whether it was the row's newest (its record is then retired).
    */
   deadLetter(letter: Omit<DeadLetter, 'id' | 'at'>): Promise<boolean>;
-  /** The newest pending write of each row, `undefined` for rows with none. */
-  latest(keys: readonly string[]): Promise<(PendingWrite | undefined)[]>;
+  /** The record of each row: its newest pending write, a recently flushed version, or `undefined`. */
+  latest(keys: readonly string[]): Promise<(RowRecord | undefined)[]>;
   /** The position of the last append, `undefined` when nothing was ever appended. */
   head(): Promise<string | undefined>;
   /** Whether every entry up to `position` has been acknowledged (persisted, superseded or dead-lettered). */
