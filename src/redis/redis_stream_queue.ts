@@ -11,6 +11,7 @@ import type {
   QueueEntry,
   RowRecord,
   RowVersion,
+  Completion,
   WriteOp,
   WriteQueue,
 } from '../write_behind/write_queue';
@@ -54,21 +55,31 @@ export interface RedisStreamQueueOptions {
  * Keys (all in one hash slot):
  *   cachekit:wb:{name}          the stream; fields e(ntity) k(ey) o(p) v(ersion) p(ayload)
  *   cachekit:wb:{name}:seq      the version counter
- *   cachekit:wb:{name}:r:<row>  the row's newest pending write: "<version>|<op>|<payload>"
+ *   cachekit:wb:{name}:r:<row>  the row's newest pending write: "<version>|<o>|<payload>", o being
+ *                               s/r (save/remove), S/R once its saver confirmed the cache shows
+ *                               it; after its flush "<version>|~" for a while
  *   cachekit:wb:{name}:l:<row>  a flusher's lease on the row while it writes it
  *   cachekit:wb:{name}:dead     the dead-letter stream
  */
 
 /**
- * KEYS[1] stream, KEYS[2] version counter, KEYS[3] row record; ARGV entity, key, op, payload.
- * The version, the row record and the stream entry are written in one step, so the newest
- * version of a row is always the one its record names.
+ * KEYS[1] stream, KEYS[2] version counter, KEYS[2+i] record of write i; ARGV four items per
+ * write: entity, key, op, payload. The versions, row records and stream entries are written in
+ * one step, so the newest version of a row is always the one its record names. Returns the
+ * versions, in order.
  */
 const APPEND = `
-local v = string.format('%d', redis.call('INCR', KEYS[2]))
-redis.call('SET', KEYS[3], v .. '|' .. ARGV[3] .. '|' .. ARGV[4])
-redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'k', ARGV[2], 'o', ARGV[3], 'v', v, 'p', ARGV[4])
-return v
+local n = #KEYS - 2
+local first = redis.call('INCRBY', KEYS[2], n) - n
+local out = {}
+for i = 1, n do
+  local a = (i - 1) * 4
+  local v = string.format('%d', first + i)
+  redis.call('SET', KEYS[2 + i], v .. '|' .. string.sub(ARGV[a + 3], 1, 1) .. '|' .. ARGV[a + 4])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'o', ARGV[a + 3], 'v', v, 'p', ARGV[a + 4])
+  out[i] = v
+end
+return out
 `;
 
 /**
@@ -108,6 +119,25 @@ end
 return out
 `;
 
+/**
+ * KEYS records; ARGV their versions. Marks each record still at that version as shown (its op
+ * letter upper-cased in place); returns per row 0, or the whole record when it moved on.
+ */
+const CONFIRM = `
+local out = {}
+for i = 1, #KEYS do
+  local head = redis.call('GETRANGE', KEYS[i], 0, 23)
+  local v, op = string.match(head, '^(%d+)|(.)')
+  out[i] = 0
+  if v == ARGV[i] then
+    if op == 's' or op == 'r' then redis.call('SETRANGE', KEYS[i], #v + 1, string.upper(op)) end
+  elseif v and tonumber(v) > tonumber(ARGV[i]) then
+    out[i] = redis.call('GET', KEYS[i])
+  end
+end
+return out
+`;
+
 /** KEYS leases; ARGV[1] consumer. Drops the leases this consumer holds. */
 const RELEASE = `
 for i = 1, #KEYS do
@@ -131,17 +161,20 @@ end
 /**
  * After a commit. KEYS[1] stream, then record/lease pairs of the rows written; ARGV[1] group,
  * ARGV[2] consumer, ARGV[3] ms to keep flushed markers, ARGV[4] n rows, ARGV[5..4+n] their
- * versions, the rest entry IDs to ack. Per row: 1 when its record was retired (the written
- * version was still the newest; it becomes a flushed marker).
+ * versions, the rest entry IDs to ack. Per row: 2 retired and shown, 1 retired (the written
+ * version was still the newest; it becomes a flushed marker), 0 a newer write is pending.
+ * Only the record's head is read: payloads can be large.
  */
-const COMPLETE = `${ACK_FN}${PENDING_FN}
+const COMPLETE = `${ACK_FN}
 local n = tonumber(ARGV[4])
 local out = {}
 for i = 1, n do
   local rk, lk = KEYS[2 * i], KEYS[2 * i + 1]
-  if pendingVersion(redis.call('GET', rk)) == ARGV[4 + i] then
-    redis.call('SET', rk, ARGV[4 + i] .. '|~', 'PX', ARGV[3])
-    out[i] = 1
+  local head = redis.call('GETRANGE', rk, 0, 23)
+  local v, op = string.match(head, '^(%d+)|(.)')
+  if v == ARGV[4 + i] and op ~= '~' then
+    redis.call('SET', rk, v .. '|~', 'PX', ARGV[3])
+    if op == 'S' or op == 'R' then out[i] = 2 else out[i] = 1 end
   else
     out[i] = 0
   end
@@ -171,9 +204,10 @@ return retired
 `;
 
 interface QueueCommands {
-  cachekitWbAppend(n: number, ...args: string[]): Promise<string>;
+  cachekitWbAppend(n: number, ...args: string[]): Promise<string[]>;
   cachekitWbClaim(n: number, ...args: (string | number)[]): Promise<number[]>;
   cachekitWbRelease(n: number, ...args: string[]): Promise<number>;
+  cachekitWbConfirm(n: number, ...args: string[]): Promise<(number | string)[]>;
   cachekitWbComplete(n: number, ...args: (string | number)[]): Promise<number[]>;
   cachekitWbDead(n: number, ...args: (string | number)[]): Promise<number>;
 }
@@ -183,6 +217,9 @@ interface QueueCommands {
  * behind its append, short enough that only recently flushed rows cost memory.
  */
 const FLUSHED_MARKER_MS = 30_000;
+
+/** Most appends (or confirmations) sent in one call. */
+const MAX_BATCH = 256;
 
 /** Rows per claim script call: bounds how long one script holds Redis. */
 const CLAIM_CHUNK = 500;
@@ -226,6 +263,11 @@ export class RedisStreamQueue implements WriteQueue {
   private reader: Redis | Cluster | undefined;
   private groupReady: Promise<void> | undefined;
   private reclaimCursor = '0-0';
+  private readonly appends = new TickBatcher<QueuedWrite, number>((w) => this.appendMany(w), MAX_BATCH);
+  private readonly confirms = new TickBatcher<RowVersion, RowRecord | undefined>(
+    (rows) => this.confirmMany(rows),
+    MAX_BATCH,
+  );
   private lastKeepAlive = 0;
   private closed = false;
 
@@ -267,6 +309,7 @@ export class RedisStreamQueue implements WriteQueue {
       this.client.defineCommand('cachekitWbAppend', { lua: APPEND });
       this.client.defineCommand('cachekitWbClaim', { lua: CLAIM });
       this.client.defineCommand('cachekitWbRelease', { lua: RELEASE });
+      this.client.defineCommand('cachekitWbConfirm', { lua: CONFIRM });
       this.client.defineCommand('cachekitWbComplete', { lua: COMPLETE });
       this.client.defineCommand('cachekitWbDead', { lua: DEAD });
     }
@@ -308,33 +351,43 @@ export class RedisStreamQueue implements WriteQueue {
     }
   }
 
-  async append(write: QueuedWrite): Promise<number> {
+  append(write: QueuedWrite): Promise<number> {
     if (this.closed)
-      throw new CacheStoreError('writeBehind.append', write.key, new Error('the queue is closed'));
+      return Promise.reject(
+        new CacheStoreError('writeBehind.append', write.key, new Error('the queue is closed')),
+      );
+    return this.appends.add(write);
+  }
+
+  /**
+   * One script call for every append issued in the same tick: 16 concurrent writers cost one
+   * round trip per batch instead of one each, on both sides. Each caller still resolves only
+   * once Redis has run the script, so nothing is acknowledged before it is stored.
+   */
+  private async appendMany(writes: readonly QueuedWrite[]): Promise<number[]> {
     await this.ready();
-    const v = await this.cmd.cachekitWbAppend(
-      3,
+    const args: string[] = [];
+    for (const w of writes) args.push(w.entity, w.key, w.op, w.payload);
+    const vs = await this.cmd.cachekitWbAppend(
+      2 + writes.length,
       this.streamKey,
       this.seqKey,
-      this.rec(write.key),
-      write.entity,
-      write.key,
-      write.op,
-      write.payload,
+      ...writes.map((w) => this.rec(w.key)),
+      ...args,
     );
     if (this.replicas > 0) {
       const acked = await (this.client as Redis).wait(this.replicas, this.replicaTimeoutMs);
       if (acked < this.replicas) {
         throw new CacheStoreError(
           'writeBehind.append',
-          write.key,
+          undefined,
           new Error(
             `only ${acked} of ${this.replicas} replicas confirmed within ${this.replicaTimeoutMs} ms`,
           ),
         );
       }
     }
-    return Number(v);
+    return vs.map(Number);
   }
 
   async read(max: number, waitMs: number): Promise<QueueEntry[]> {
@@ -420,7 +473,7 @@ export class RedisStreamQueue implements WriteQueue {
     await this.cmd.cachekitWbRelease(keys.length, ...keys.map((k) => this.lease(k)), this.consumer);
   }
 
-  async complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<boolean[]> {
+  async complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<Completion[]> {
     if (entryIds.length === 0 && written.length === 0) return [];
     const keys = [this.streamKey, ...written.flatMap((r) => [this.rec(r.key), this.lease(r.key)])];
     const r = await this.cmd.cachekitWbComplete(
@@ -433,7 +486,21 @@ export class RedisStreamQueue implements WriteQueue {
       ...written.map((x) => String(x.version)),
       ...entryIds,
     );
-    return r.map((v) => v === 1);
+    return r.map((v) => (v === 2 ? 'shown' : v === 1 ? 'retired' : 'newer'));
+  }
+
+  confirm(rows: readonly RowVersion[]): Promise<(RowRecord | undefined)[]> {
+    // Called once per save, by many writers at once: batched per tick.
+    return Promise.all(rows.map((r) => this.confirms.add(r)));
+  }
+
+  private async confirmMany(rows: readonly RowVersion[]): Promise<(RowRecord | undefined)[]> {
+    const r = await this.cmd.cachekitWbConfirm(
+      rows.length,
+      ...rows.map((x) => this.rec(x.key)),
+      ...rows.map((x) => String(x.version)),
+    );
+    return r.map((v) => (typeof v === 'string' ? parseRecord(v) : undefined));
   }
 
   async deadLetter(letter: Omit<DeadLetter, 'id' | 'at'>): Promise<boolean> {
@@ -595,6 +662,35 @@ export class RedisStreamQueue implements WriteQueue {
   }
 }
 
+/** Collects the calls made in one tick and sends them as one request. */
+class TickBatcher<I, O> {
+  private waiting: { item: I; resolve(o: O): void; reject(e: unknown): void }[] = [];
+
+  constructor(
+    private readonly send: (items: I[]) => Promise<O[]>,
+    private readonly max: number,
+  ) {}
+
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      if (this.waiting.length === 0) process.nextTick(() => this.flush());
+      this.waiting.push({ item, resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const all = this.waiting;
+    this.waiting = [];
+    for (let i = 0; i < all.length; i += this.max) {
+      const part = all.slice(i, i + this.max);
+      this.send(part.map((w) => w.item)).then(
+        (out) => part.forEach((w, j) => w.resolve(out[j])),
+        (err: unknown) => part.forEach((w) => w.reject(err)),
+      );
+    }
+  }
+}
+
 function positiveInt(option: string, v: number | undefined, def: number): number {
   if (v === undefined) return def;
   if (!Number.isInteger(v) || v < 1)
@@ -629,9 +725,10 @@ function parseEntries(raw: readonly RawEntry[]): QueueEntry[] {
 
 function parseRecord(rec: string): RowRecord {
   const a = rec.indexOf('|');
-  if (rec.charAt(a + 1) === '~') return { flushed: true, version: Number(rec.slice(0, a)) };
-  const b = rec.indexOf('|', a + 1);
-  return { version: Number(rec.slice(0, a)), op: rec.slice(a + 1, b) as WriteOp, payload: rec.slice(b + 1) };
+  const o = rec.charAt(a + 1);
+  if (o === '~') return { flushed: true, version: Number(rec.slice(0, a)) };
+  const op: WriteOp = o === 's' || o === 'S' ? 'save' : 'remove';
+  return { version: Number(rec.slice(0, a)), op, payload: rec.slice(a + 3) };
 }
 
 /** The millisecond part of a stream entry ID. */

@@ -40,28 +40,72 @@ export class CacheSync {
     private readonly target: WriteTarget,
     private readonly queue: WriteQueue,
     private readonly serial: KeyedSerial,
-  ) {}
+  ) {
+    cache.on('error', this.onCacheError);
+  }
 
-  /** The save path, already inside the row's serial: show the write just appended as `version`. */
-  async saved(row: RowState, version: number): Promise<void> {
-    await this.show(row);
-    await this.converge([{ row, version, action: 'show' }], false);
+  private capturing: Promise<number> | undefined;
+  /**
+   * L2 writes the cache reported failed. `set` does not reject when L2 misses a write; a
+   * change of this count during a save's cache write means it may not be in L2 (another
+   * key's failure only costs that save its confirmation: a rewrite at the flush).
+   */
+  private l2Failures = 0;
+  private readonly onCacheError = (e: { operation: string }) => {
+    if (e.operation === 'l2.set') this.l2Failures++;
+  };
+
+  /**
+   * The cache's invalidation version, for `set(…, { since })`, shared by every cache write that
+   * starts while one capture is in flight: concurrent saves pay one round trip for it, not one
+   * each. An earlier capture only makes an entry look older, never newer.
+   */
+  capture(): Promise<number> {
+    if (this.capturing !== undefined) return this.capturing;
+    const p = this.cache.captureVersion().finally(() => {
+      if (this.capturing === p) this.capturing = undefined;
+    });
+    this.capturing = p;
+    return p;
+  }
+
+  /**
+   * The save path, already inside the row's serial: show the write just appended as
+   * `version` (`since` is a capture taken before, see `capture`), then confirm it to the queue,
+   * so that the flush need not rewrite the entry. A write L2 did not take is left unconfirmed.
+   */
+  async saved(row: RowState, version: number, since: number): Promise<void> {
+    const failures = this.l2Failures;
+    await this.show(row, since);
+    const step: Step = { row, version, action: 'show' };
+    if (this.l2Failures !== failures) {
+      await this.converge([step], false);
+      return;
+    }
+    await this.converge([step], false, await this.queue.confirm([{ key: row.key, version }]));
+  }
+
+  /** Stops listening to the cache. */
+  dispose(): void {
+    this.cache.off('error', this.onCacheError);
   }
 
   /**
    * After a flush committed these rows at their newest version (the queue retired their
-   * records): the database now holds exactly the cached state, so the entry is rewritten with
-   * it. That repairs an entry that was lost or never written (the writer died between its
-   * append and its cache write, L2 was unreachable, L1 evicted it); a removed row's entry is
-   * dropped, and the next read caches the database's answer.
+   * records) without their savers having confirmed the cache shows them: the writer died
+   * between its append and its cache write, or L2 missed the write. The database now holds the
+   * state, so the entry is rewritten with it; a removed row's entry is dropped, and the next
+   * read caches the database's answer.
    */
   async committed(rows: readonly { row: RowState; version: number }[]): Promise<void> {
+    if (rows.length === 0) return;
     const steps = rows.map(({ row, version }): Step => ({
       row,
       version,
       action: row.op === 'save' ? 'show' : 'drop',
     }));
-    await Promise.all(steps.map((s) => this.serial.run(s.row.key, () => this.apply(s))));
+    const since = await this.capture();
+    await Promise.all(steps.map((s) => this.serial.run(s.row.key, () => this.apply(s, since))));
     await this.converge(steps, true);
   }
 
@@ -71,26 +115,34 @@ export class CacheSync {
    */
   async abandoned(row: RowState, version: number): Promise<void> {
     const step: Step = { row, version, action: 'drop' };
-    await this.serial.run(row.key, () => this.apply(step));
+    await this.serial.run(row.key, () => this.cache.delete(row.key));
     await this.converge([step], true);
   }
 
   /** Writes a row's state to the cache: the entity (save), or a tombstone (remove). */
-  private async show(row: RowState): Promise<void> {
+  private async show(row: RowState, since: number): Promise<void> {
     const options = this.target.entryOptions(row.entity, row.key, row.value, row.op);
     // A tombstone is a cached null: reads see "no such row" until the delete is flushed.
-    await this.cache.set(row.key, row.op === 'save' ? row.value : null, options);
+    await this.cache.set(row.key, row.op === 'save' ? row.value : null, { ...options, since });
   }
 
-  private apply(step: Step): Promise<void> {
-    return step.action === 'show' ? this.show(step.row) : this.cache.delete(step.row.key);
+  private apply(step: Step, since: number): Promise<void> {
+    return step.action === 'show' ? this.show(step.row, since) : this.cache.delete(step.row.key);
   }
 
-  /** Re-checks rows after cache writes, and replaces any whose record moved past what we wrote. */
-  private async converge(done: readonly Step[], serialize: boolean): Promise<void> {
+  /**
+   * Re-checks rows after cache writes, and replaces any whose record moved past what we wrote.
+   * `first` holds records already read for the first round.
+   */
+  private async converge(
+    done: readonly Step[],
+    serialize: boolean,
+    first?: readonly (RowRecord | undefined)[],
+  ): Promise<void> {
     let todo = done;
     for (let round = 0; todo.length > 0; round++) {
-      const records = await this.queue.latest(todo.map((s) => s.row.key));
+      const records =
+        round === 0 && first !== undefined ? first : await this.queue.latest(todo.map((s) => s.row.key));
       const next: Step[] = [];
       todo.forEach((s, i) => {
         const rec = records[i];
@@ -100,9 +152,12 @@ export class CacheSync {
       // Still racing after several rounds: an entry that is gone is safe (reads go to the
       // database, and the pending write's flush rewrites it).
       const steps = round + 1 >= MAX_ROUNDS ? next.map((s): Step => ({ ...s, action: 'drop' })) : next;
+      const since = await this.capture();
       // The save path runs inside the row's serial already; the flusher's calls do not.
       await Promise.all(
-        steps.map((s) => (serialize ? this.serial.run(s.row.key, () => this.apply(s)) : this.apply(s))),
+        steps.map((s) =>
+          serialize ? this.serial.run(s.row.key, () => this.apply(s, since)) : this.apply(s, since),
+        ),
       );
       if (steps !== next) return;
       todo = next;

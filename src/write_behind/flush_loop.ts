@@ -332,15 +332,17 @@ export class FlushLoop {
     for (const r of rows) {
       entries += r.entries.length;
       this.counters.coalesced += r.entries.length - 1;
-      this.counters.lag.add(Math.max(0, committedAt - r.newest.appendedAt));
+      // Every write of the row is in the database now, in effect: the committed state supersedes it.
+      for (const e of r.entries) this.counters.lag.add(Math.max(0, committedAt - e.appendedAt));
       this.drop(r);
     }
     this.counters.flushed += rows.length;
     this.counters.recordBatch(rows.length, ms);
     this.events.emit('flush', { rows: rows.length, entries, durationMs: ms });
+    // Rows whose saver confirmed the cache shows them need nothing more; others get their entry rewritten.
     const current: { row: RowState; version: number }[] = [];
     rows.forEach((r, i) => {
-      if (retired[i]) current.push({ row: writes[i], version: writes[i].version });
+      if (retired[i] === 'retired') current.push({ row: writes[i], version: writes[i].version });
     });
     await this.sync.committed(current).catch((err: unknown) => {
       this.events.emit('error', { error: err, operation: 'writeBehind.refresh' });

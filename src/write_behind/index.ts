@@ -10,6 +10,7 @@ export type {
   QueueEntry,
   PendingWrite,
   RowRecord,
+  Completion,
   RowVersion,
   ClaimResult,
   DeadLetter,

@@ -1,5 +1,6 @@
 import type {
   ClaimResult,
+  Completion,
   DeadLetter,
   PendingWrite,
   QueueDepth,
@@ -30,6 +31,8 @@ export class MemoryWriteQueue implements WriteQueue {
   /** Read, not yet acknowledged. */
   private readonly delivered = new Map<string, QueueEntry>();
   private readonly records = new Map<string, PendingWrite>();
+  /** Rows whose newest record the cache was confirmed to show. */
+  private readonly shown = new Set<string>();
   private readonly dead: DeadLetter[] = [];
   private readonly maxDead: number;
   private waiter: (() => void) | undefined;
@@ -41,6 +44,7 @@ export class MemoryWriteQueue implements WriteQueue {
   async append(write: QueuedWrite): Promise<number> {
     const version = ++this.seq;
     this.records.set(write.key, { version, op: write.op, payload: write.payload });
+    this.shown.delete(write.key);
     this.fresh.push({ ...write, id: String(version), version, appendedAt: Date.now() });
     this.wake();
     return version;
@@ -84,9 +88,24 @@ export class MemoryWriteQueue implements WriteQueue {
 
   async release(): Promise<void> {}
 
-  async complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<boolean[]> {
+  async complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<Completion[]> {
     for (const id of entryIds) this.delivered.delete(id);
-    return written.map((r) => this.retire(r.key, r.version));
+    return written.map((r) => {
+      const shown = this.shown.has(r.key);
+      if (!this.retire(r.key, r.version)) return 'newer';
+      return shown ? 'shown' : 'retired';
+    });
+  }
+
+  async confirm(rows: readonly RowVersion[]): Promise<(PendingWrite | undefined)[]> {
+    return rows.map((r) => {
+      const rec = this.records.get(r.key);
+      if (rec?.version === r.version) {
+        this.shown.add(r.key);
+        return undefined;
+      }
+      return rec !== undefined && rec.version > r.version ? rec : undefined;
+    });
   }
 
   async deadLetter(letter: Omit<DeadLetter, 'id' | 'at'>): Promise<boolean> {
@@ -141,6 +160,7 @@ export class MemoryWriteQueue implements WriteQueue {
   private retire(key: string, version: number): boolean {
     if (this.records.get(key)?.version !== version) return false;
     this.records.delete(key);
+    this.shown.delete(key);
     return true;
   }
 }

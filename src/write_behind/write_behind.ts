@@ -94,12 +94,17 @@ export class WriteBehind {
     return this.serial.run(req.key, async () => {
       const value = typeof req.value === 'function' ? await (req.value as () => unknown)() : req.value;
       const payload = encodeRow(value);
-      const version = await this.queue.append({ entity: req.entity, key: req.key, op: req.op, payload });
+      // The capture for the cache write rides along with the append (it may come from before
+      // the append: that can only make the entry look older).
+      const [version, since] = await Promise.all([
+        this.queue.append({ entity: req.entity, key: req.key, op: req.op, payload }),
+        this.sync.capture(),
+      ]);
       this.counters.enqueued++;
       // Durable from here: a failed cache write only costs read-your-writes until the flush,
       // which rewrites the entry (CacheSync.committed).
       try {
-        await this.sync.saved({ entity: req.entity, key: req.key, op: req.op, value }, version);
+        await this.sync.saved({ entity: req.entity, key: req.key, op: req.op, value }, version, since);
       } catch (err) {
         this.events.emit('error', { error: err, operation: 'writeBehind.cache' });
       }
@@ -189,6 +194,7 @@ export class WriteBehind {
       this.events.emit('error', { error: err, operation: 'writeBehind.close' });
     }
     await this.loop.stop();
+    this.sync.dispose();
     if (!this.queue.durable) {
       const left = (await this.queue.depth()).pending;
       if (left > 0) {

@@ -27,7 +27,7 @@ export interface WriteBehindStats {
   batchSize: { count: number; mean: number; max: number };
   /** Time to persist one batch (transaction), ms. */
   flushLatency: LatencySummary;
-  /** Time from append to commit, per row written, ms. */
+  /** Time from append (acknowledgment) to the commit that made each write durable in the database, ms. */
   lag: LatencySummary;
   /** Failed persist attempts that were retried (counted per row). */
   retries: number;

@@ -62,6 +62,9 @@ export interface RowVersion {
  */
 export type ClaimResult = 'write' | 'stale' | 'busy';
 
+/** What became of a written row's record after its commit (see `WriteQueue.complete`). */
+export type Completion = 'shown' | 'retired' | 'newer';
+
 /** A write that could not be persisted, as kept in the dead-letter log. */
 export interface DeadLetter {
   /** Its position in the dead-letter log. */
@@ -111,10 +114,17 @@ export interface WriteQueue {
   /**
    * After the database committed `written`: acknowledges `entryIds`, drops the leases, and
    * retires each row's record when the written version is still its newest (a durable queue
-   * keeps the version as flushed for a while). Resolves to, per written row, whether it was
-   * retired (false: a newer write is pending).
+   * keeps the version as flushed for a while). Per written row: `shown` (retired, and its saver
+   * confirmed the cache shows it), `retired` (retired; the cache may not show it), `newer` (a
+   * newer write is pending).
    */
-  complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<boolean[]>;
+  complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<Completion[]>;
+  /**
+   * After the save path wrote a row's state to the cache: marks the record as shown when it
+   * still names `version`, so that the flush need not rewrite the entry. Per row, the record
+   * when it moved past that version (a newer write raced this one), `undefined` otherwise.
+   */
+  confirm(rows: readonly RowVersion[]): Promise<(RowRecord | undefined)[]>;
   /**
    * Moves a write that cannot be persisted to the dead-letter log and acknowledges its entries.
    * Resolves to whether it was the row's newest (its record is then retired).

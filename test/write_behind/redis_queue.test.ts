@@ -160,6 +160,24 @@ describe('write-behind on a Redis stream (PostgreSQL)', () => {
     expect(await inDb(5)).toMatchObject({ rev: 2 });
   });
 
+  test('a write whose process died before its cache write: the flush rewrites the stale entry', async () => {
+    const wb = start({ maxDelay: '1h' });
+    await items.save({ id: 8, name: 'old', price: 1, rev: 1 });
+    await wb.flush();
+    expect(await items.findOneById(8)).toMatchObject({ rev: 1 });
+    // What a process SIGKILLed between its append and its cache write leaves behind.
+    await wb.queue.append({
+      entity: 'WbRqItem',
+      key: 'entity:WbRqItem:8',
+      op: 'save',
+      payload: JSON.stringify({ id: 8, name: 'new', price: 2, rev: 2 }),
+    });
+    expect(await items.findOneById(8)).toMatchObject({ rev: 1 });
+    await wb.flush();
+    expect(await inDb(8)).toMatchObject({ name: 'new', rev: 2 });
+    expect(await items.findOneById(8)).toMatchObject({ name: 'new', rev: 2 });
+  });
+
   test('flushes invalidate query results over the table', async () => {
     const wb = start({ maxDelay: '1h' });
     const repo = db.ds.getRepository(WbRqItem);
