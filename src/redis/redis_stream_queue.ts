@@ -593,7 +593,8 @@ export class RedisStreamQueue implements WriteQueue {
     if (g === undefined) return;
     const next = nextId(g.lastDelivered);
     const minId = g.pending > 0 && compareIds(g.minPending!, next) < 0 ? g.minPending! : next;
-    await this.client.xtrim(this.streamKey, 'MINID', '~', minId);
+    // Exact, not '~': only acknowledged entries go, and a short stream gets trimmed too.
+    await this.client.xtrim(this.streamKey, 'MINID', minId);
   }
 
   async deadLetters(max = 100): Promise<DeadLetter[]> {
@@ -623,9 +624,14 @@ export class RedisStreamQueue implements WriteQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // Ends a blocked XREADGROUP at once.
-    this.reader?.disconnect();
-    if (!this.owned) return;
+    // Ends a blocked XREADGROUP at once. A connection already ended needs nothing (ioredis
+    // would arm a 2 s timer for it).
+    if (this.reader !== undefined && this.reader.status !== 'end') this.reader.disconnect();
+    if (!this.owned || this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
     try {
       await this.client.quit();
     } catch {

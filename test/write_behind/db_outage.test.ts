@@ -101,4 +101,38 @@ describe('write-behind during a database outage (PostgreSQL behind a TCP proxy)'
       await wb.close();
     }
   }, 60_000);
+
+  test('a write still failing after maxAttempts is dead-lettered with its error, and its entry dropped', async () => {
+    const qname = `${name}-dl`;
+    const wb = startWriteBehind(proxied.ds, proxied.cache, {
+      queue: new RedisStreamQueue({ client: proxied.redis!, name: qname }),
+      retryDelay: '20ms',
+      maxRetryDelay: '50ms',
+      maxAttempts: 3,
+    });
+    const letters: WriteBehindEventMap['deadLetter'][] = [];
+    wb.on('deadLetter', (d) => letters.push(d));
+    const items = proxied.ck.repository(proxied.ds.getRepository(WbOutageItem));
+    try {
+      await items.save({ id: 500, name: 'kept', rev: 1 });
+      await wb.flush('10s');
+      proxy.pause();
+      await items.save({ id: 500, name: 'lost', rev: 2 });
+      expect(await items.findOneById(500)).toMatchObject({ name: 'lost' });
+      await wb.flush('10s'); // settles: the write is dead-lettered
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ key: 'entity:WbOutageItem:500', attempts: 3, value: { rev: 2 } });
+      const [dead] = await wb.deadLetters();
+      expect(dead).toMatchObject({ entity: 'WbOutageItem', op: 'save', attempts: 3 });
+      expect(JSON.parse(dead.payload)).toMatchObject({ name: 'lost' });
+      expect(dead.error).not.toBe('');
+      proxy.resume();
+      // The cache no longer shows a state the database does not hold.
+      expect(await items.findOneById(500)).toMatchObject({ name: 'kept', rev: 1 });
+    } finally {
+      proxy.resume();
+      await wb.close();
+      await deletePrefix(admin, qname);
+    }
+  }, 30_000);
 });

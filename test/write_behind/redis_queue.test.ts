@@ -178,6 +178,29 @@ describe('write-behind on a Redis stream (PostgreSQL)', () => {
     expect(await items.findOneById(8)).toMatchObject({ name: 'new', rev: 2 });
   });
 
+  test('acknowledged entries are trimmed from the stream; depth and age are in stats() and events', async () => {
+    const wb = start({ maxDelay: '1h' });
+    const q = wb.queue as RedisStreamQueue;
+    const depths: WriteBehindEventMap['depth'][] = [];
+    wb.on('depth', (d) => depths.push(d));
+    for (let id = 100; id < 130; id++) await items.save({ id, name: 't', price: 1, rev: 1 });
+    await new Promise((r) => setTimeout(r, 400)); // held by the flusher, waiting for its batch
+    expect(wb.stats().pending).toBe(30);
+    expect(wb.stats().oldestPendingMs).toBeGreaterThanOrEqual(100);
+    expect(depths.some((d) => d.pending === 30 && d.oldestPendingMs > 0)).toBe(true);
+    await wb.flush();
+    expect(wb.stats()).toMatchObject({ pending: 0, oldestPendingMs: 0 });
+    expect(wb.stats().batchSize).toMatchObject({ count: 1, max: 30 });
+    // Compaction runs after a batch, at most once a second.
+    await new Promise((r) => setTimeout(r, 1100));
+    await items.save({ id: 130, name: 't', price: 1, rev: 1 });
+    await wb.flush();
+    const deadline = Date.now() + 2000;
+    while ((await admin.xlen(q.streamKey)) > 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await admin.xlen(q.streamKey)).toBeLessThanOrEqual(1);
+  });
+
   test('flushes invalidate query results over the table', async () => {
     const wb = start({ maxDelay: '1h' });
     const repo = db.ds.getRepository(WbRqItem);
