@@ -64,6 +64,7 @@ export class WriteBehind {
   private readonly events = new WriteBehindEvents();
   private readonly loop: FlushLoop;
   private closing: Promise<void> | undefined;
+  private stopped = false;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private readonly sync: CacheSync;
 
@@ -131,6 +132,9 @@ export class WriteBehind {
    */
   async flush(timeout?: Duration): Promise<void> {
     const limit = timeout === undefined ? Infinity : parseDuration('timeout', timeout);
+    // After close() nothing here flushes any more; waiting would never end.
+    if (this.stopped)
+      throw new CacheWriteError(undefined, 'write-behind is closed: nothing flushes any more');
     await this.serial.idle();
     const head = await this.queue.head();
     if (head === undefined) return;
@@ -194,6 +198,7 @@ export class WriteBehind {
       this.events.emit('error', { error: err, operation: 'writeBehind.close' });
     }
     await this.loop.stop();
+    this.stopped = true;
     this.sync.dispose();
     if (!this.queue.durable) {
       const left = (await this.queue.depth()).pending;

@@ -60,6 +60,7 @@ describe('write-behind, memory-only (no Redis)', () => {
     expect(await inDb(1)).toMatchObject({ id: 1, name: 'lamp', price: 10 });
     expect(wb.stats()).toMatchObject({ enqueued: 1, flushed: 1, batches: 1 });
     await expect(items.save({ id: 2, name: 'x', price: 1 })).rejects.toThrow(CacheWriteError);
+    await expect(wb.flush()).rejects.toThrow(/closed/);
   });
 
   test('a missing primary key is a CacheWriteError at call time, and nothing is queued', async () => {
