@@ -75,6 +75,18 @@ export class CacheStoreError extends CacheError {
   }
 }
 
+/** A write-behind write was refused at call time (no primary key, write-behind closed…); nothing was queued. */
+export class CacheWriteError extends CacheError {
+  override name = 'CacheWriteError';
+  constructor(
+    /** The entity written, when known. */
+    readonly entity: string | undefined,
+    readonly reason: string,
+  ) {
+    super(`Cannot write${entity ? ` ${entity}` : ''} behind: ${reason}`);
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';

@@ -28,6 +28,7 @@ export {
   CacheSerializationError,
   CacheTimeoutError,
   CacheStoreError,
+  CacheWriteError,
 } from './errors';
 export * from './decorators';
 export { tableTag, rowTag, anyRowTag, entityName, type EntityRef } from './tags/naming';
@@ -56,3 +57,4 @@ export {
   type ProgressStream,
   type ScheduleStats,
 } from './warming';
+export * from './write_behind';

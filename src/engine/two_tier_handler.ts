@@ -261,12 +261,7 @@ function raceSoft<T>(stack: CacheStack, refresh: Promise<Flight>, softMs: number
 }
 
 /** Rejects with a `CacheTimeoutError` past the hard timeout; the load itself goes on and is cached. */
-function withHardTimeout<T>(
-  stack: CacheStack,
-  keys: EntryKeys,
-  hard: number,
-  p: Promise<T>,
-): Promise<T> {
+function withHardTimeout<T>(stack: CacheStack, keys: EntryKeys, hard: number, p: Promise<T>): Promise<T> {
   if (hard === 0) return p;
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -1,4 +1,5 @@
 import {
+  type DataSource,
   type ObjectLiteral,
   type Repository,
   type EntityMetadata,
@@ -15,6 +16,9 @@ import { type EntityCachePolicy, getEntityCachePolicy } from '../decorators/cach
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
 import { argsKey } from '../engine/keys';
 import type { WrittenRow } from './invalidation_subscriber';
+import { CacheWriteError } from '../errors';
+import type { WriteBehind } from '../write_behind/write_behind';
+import { writeBehindOf } from './write_behind_registry';
 
 /** The cache key of one entity row: `entity:<Entity>:<id>` (the id encoded as in its row tag). */
 export function entityKey(metadata: EntityMetadata, id: unknown): string {
@@ -207,6 +211,61 @@ export class CachedRepository<E extends ObjectLiteral> {
       ? v
       : this.repository.create(v as DeepPartial<E>);
   }
+
+  /**
+   * Saves an entity. For a `@CachePolicy({ strategy: 'write-behind' })` entity, the new state
+   * goes into the cache and the write-behind queue, and the promise resolves once the queue
+   * holds it (in Redis, with a `RedisStreamQueue`): that is the acknowledgment. The database
+   * gets it at the next flush (`startWriteBehind`). Reads through this repository see it at
+   * once; plain TypeORM queries see it only after the flush (`writeBehind.flush()` waits for it).
+   * The primary key is required: there is no database round trip to generate one. Properties
+   * left undefined keep their current values. Other entities are saved through TypeORM.
+   */
+  async save(entity: DeepPartial<E>): Promise<E> {
+    if (this.policy.strategy !== 'write-behind') return this.repository.save(entity);
+    const m = this.repository.metadata;
+    const wb = writeBehindFor(this.cache, m, this.repository.manager.connection);
+    const id = primaryKeyOf(m, entity);
+    const key = entityKey(m, id);
+    let state: E | undefined;
+    await wb.write({
+      entity: m.name,
+      key,
+      op: 'save',
+      value: async () => {
+        // Runs in the row's turn: an earlier save of this process is already visible.
+        let base: unknown;
+        if (!isComplete(m, entity as ObjectLiteral)) {
+          const pending = await wb.pendingState(key);
+          base =
+            pending !== undefined
+              ? pending.op === 'save'
+                ? pending.value
+                : null
+              : await this.findOneById(id);
+        }
+        state = this.repository.create({ ...(base ?? {}), ...definedProps(entity) } as DeepPartial<E>);
+        return state;
+      },
+    });
+    return state!;
+  }
+
+  /**
+   * Removes an entity, given as an entity or by primary key. A write-behind entity gets a
+   * tombstone in the cache (reads return `null` at once) and a delete in the queue; other
+   * entities are removed through TypeORM.
+   */
+  async remove(entityOrId: E | unknown): Promise<void> {
+    const m = this.repository.metadata;
+    const id = idOf(m, entityOrId);
+    if (this.policy.strategy !== 'write-behind') {
+      await this.repository.delete(id as never);
+      return;
+    }
+    const wb = writeBehindFor(this.cache, m, this.repository.manager.connection);
+    await wb.write({ entity: m.name, key: entityKey(m, id), op: 'remove', value: id });
+  }
 }
 
 /**
@@ -232,4 +291,77 @@ export async function writeThroughRow(cache: Cache, row: WrittenRow): Promise<vo
     tags: rowTags(row.metadata, row.id, policy),
     since,
   });
+}
+
+/** Cache options of the by-id entry of a row, as `findOneById` stores it (TTL and tags from @CachePolicy). */
+export function entityEntryOptions(metadata: EntityMetadata, id: unknown): CallOptions {
+  const policy = policyOf(metadata);
+  return { ...entryOptions(policy), tags: rowTags(metadata, id, policy) };
+}
+
+/** The running write-behind a write-behind entity's writes go to; a setup mistake is a typed error. */
+function writeBehindFor(cache: Cache, m: EntityMetadata, ds: DataSource): WriteBehind {
+  const wb = writeBehindOf(ds);
+  if (wb === undefined) {
+    throw new CacheWriteError(
+      m.name,
+      "its @CachePolicy is 'write-behind' but no write-behind runs for its DataSource: call startWriteBehind(dataSource, cache) at startup",
+    );
+  }
+  if (wb.cache !== cache) {
+    throw new CacheWriteError(
+      m.name,
+      'the repository and the write-behind use different caches: reads would not see the writes',
+    );
+  }
+  return wb;
+}
+
+/** The primary key of an entity to write (a value, or an object for composite keys); required. */
+function primaryKeyOf(m: EntityMetadata, entity: unknown): unknown {
+  if (typeof entity !== 'object' || entity === null) {
+    throw new CacheWriteError(
+      m.name,
+      `expected an entity object, got ${entity === null ? 'null' : typeof entity}`,
+    );
+  }
+  if (!m.hasAllPrimaryKeys(entity as ObjectLiteral)) {
+    const names = m.primaryColumns.map((c) => c.propertyPath).join(', ');
+    throw new CacheWriteError(
+      m.name,
+      `the primary key (${names}) is required: write-behind saves without a database round trip, so nothing can generate it`,
+    );
+  }
+  return m.getEntityIdMixedMap(entity as ObjectLiteral);
+}
+
+/** The primary key named by an entity, an id object (composite keys) or a bare id. */
+function idOf(m: EntityMetadata, entityOrId: unknown): unknown {
+  if (typeof entityOrId === 'object' && entityOrId !== null && !(entityOrId instanceof Date))
+    return primaryKeyOf(m, entityOrId);
+  if (entityOrId === undefined || entityOrId === null || m.primaryColumns.length !== 1) {
+    const names = m.primaryColumns.map((c) => c.propertyPath).join(', ');
+    throw new CacheWriteError(m.name, `remove needs the entity or its primary key (${names})`);
+  }
+  return entityOrId;
+}
+
+/** Whether every column the database does not manage has a value (`null` counts). */
+function isComplete(m: EntityMetadata, entity: ObjectLiteral): boolean {
+  return m.columns.every(
+    (c) =>
+      c.isCreateDate ||
+      c.isUpdateDate ||
+      c.isDeleteDate ||
+      c.isVersion ||
+      c.isVirtual ||
+      c.getEntityValue(entity) !== undefined,
+  );
+}
+
+/** Own properties that are not `undefined`: a partial save changes only what it names. */
+function definedProps(entity: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(entity)) if (v !== undefined) out[k] = v;
+  return out;
 }

@@ -19,6 +19,7 @@ import type { Cache } from '../cache';
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
 import { currentLoad, watchLoads } from '../engine/load_scope';
 import { isUpsert, readTables, writtenTables } from './sql_writes';
+import { writeBehindFlushOf } from './write_behind_marker';
 
 /** Options of the invalidation subscriber. */
 export interface InvalidationOptions {
@@ -107,10 +108,13 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
       // An upsert may update rows the entity hook cannot name (TypeORM reports a guessed id for
       // it), so it always counts as a write to unknown rows.
       const upsert = isUpsert(event.query);
+      const flushing = writeBehindFlushOf(event.queryRunner);
       const tags: string[] = [];
       for (const t of tables) {
         if (busy?.get(t.tableName) && !upsert) continue;
-        tags.push(tableTag(t.name), anyRowTag(t.name));
+        // A write-behind flush: the rows' cached entries already hold their newest state (the
+        // flusher checks versions after the commit); only query results over the table changed.
+        tags.push(tableTag(t.name), ...(flushing?.has(t.name) ? [] : [anyRowTag(t.name)]));
         for (const child of cascadeChildren(event.connection, t))
           tags.push(tableTag(child), anyRowTag(child));
       }
@@ -213,7 +217,11 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   ): Promise<void> {
     this.mark(event.queryRunner, event.metadata, -1);
     try {
-      const { tags, ids } = tagsOf(event.metadata, entities, entityId);
+      // Same as in afterQuery: a write-behind flush's row entries are the flusher's to keep.
+      const flushed = writeBehindFlushOf(event.queryRunner)?.has(event.metadata.name);
+      const { tags, ids } = flushed
+        ? { tags: [tableTag(event.metadata.name)], ids: [] }
+        : tagsOf(event.metadata, entities, entityId);
       if (deletes) {
         for (const child of cascadeChildren(event.connection, event.metadata))
           tags.push(tableTag(child), anyRowTag(child));

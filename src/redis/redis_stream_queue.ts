@@ -1,0 +1,762 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import Redis, { type Cluster, type RedisOptions } from 'ioredis';
+import { type Duration, parseDuration } from '../engine/duration';
+import { CacheConfigError, CacheStoreError } from '../errors';
+import type {
+  ClaimResult,
+  DeadLetter,
+  QueueDepth,
+  QueuedWrite,
+  QueueEntry,
+  RowRecord,
+  RowVersion,
+  Completion,
+  WriteOp,
+  WriteQueue,
+} from '../write_behind/write_queue';
+
+/** Options of `RedisStreamQueue`. */
+export interface RedisStreamQueueOptions {
+  /** An existing ioredis client; the queue does not close it (it opens one more connection for blocking reads). */
+  client?: Redis | Cluster;
+  /** A `redis://` URL for a client the queue creates and closes. Default `REDIS_URL` or `redis://127.0.0.1:6379`. */
+  url?: string;
+  /** Extra ioredis options for a client the queue creates. */
+  redis?: RedisOptions;
+  /**
+   * The queue's name: every instance of the application that shares it shares the writes.
+   * Keys are `cachekit:wb:{<name>}…` (one hash slot, so it works on Cluster).
+   */
+  name: string;
+  /** Consumer group of the flushers. Default `'flushers'`. One group per stream. */
+  group?: string;
+  /** This instance's consumer name. Default host, pid and a random suffix: unique per process. */
+  consumer?: string;
+  /**
+   * How long an entry may stay unacknowledged with a consumer before another instance takes
+   * it over (that consumer is presumed dead). Live consumers refresh theirs. Default `'30s'`.
+   */
+  claimIdle?: Duration;
+  /** How long a flusher's lease on a row lasts while it writes the row. Default `'30s'`. */
+  leaseTtl?: Duration;
+  /** Dead letters kept (older ones are trimmed). Default 10,000. */
+  maxDeadLetters?: number;
+  /**
+   * Replicas that must hold an append before it is acknowledged (Redis `WAIT`). Default 0:
+   * acknowledged once the primary has it.
+   */
+  replicas?: number;
+  /** Longest `WAIT` for those replicas. Default `'1s'`. */
+  replicaTimeout?: Duration;
+}
+
+/*
+ * Keys (all in one hash slot):
+ *   cachekit:wb:{name}          the stream; fields e(ntity) k(ey) o(p) v(ersion) p(ayload)
+ *   cachekit:wb:{name}:seq      the version counter
+ *   cachekit:wb:{name}:r:<row>  the row's newest pending write: "<version>|<o>|<payload>", o being
+ *                               s/r (save/remove), S/R once its saver confirmed the cache shows
+ *                               it; after its flush "<version>|~" for a while
+ *   cachekit:wb:{name}:l:<row>  a flusher's lease on the row while it writes it
+ *   cachekit:wb:{name}:dead     the dead-letter stream
+ */
+
+/**
+ * KEYS[1] stream, KEYS[2] version counter, KEYS[2+i] record of write i; ARGV four items per
+ * write: entity, key, op, payload. The versions, row records and stream entries are written in
+ * one step, so the newest version of a row is always the one its record names. Returns the
+ * versions, in order.
+ */
+const APPEND = `
+local n = #KEYS - 2
+local first = redis.call('INCRBY', KEYS[2], n) - n
+local out = {}
+for i = 1, n do
+  local a = (i - 1) * 4
+  local v = string.format('%d', first + i)
+  redis.call('SET', KEYS[2 + i], v .. '|' .. string.sub(ARGV[a + 3], 1, 1) .. '|' .. ARGV[a + 4])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'o', ARGV[a + 3], 'v', v, 'p', ARGV[a + 4])
+  out[i] = v
+end
+return out
+`;
+
+/**
+ * The version of a record that names a pending write; nil for none or for a flushed marker
+ * ("<version>|~", kept a while after the flush so that slow cache writers learn of it).
+ */
+const PENDING_FN = `
+local function pendingVersion(rec)
+  if not rec then return nil end
+  local v, op = string.match(rec, '^(%d+)|(.)')
+  if op == '~' then return nil end
+  return v
+end
+`;
+
+/**
+ * KEYS record1, lease1, record2, lease2…; ARGV[1] consumer, ARGV[2] lease ms, ARGV[3…] versions.
+ * Per row: 0 stale (not the newest version), 1 write (lease held), 2 busy (another's lease).
+ */
+const CLAIM = `${PENDING_FN}
+local out = {}
+for i = 1, #KEYS / 2 do
+  if pendingVersion(redis.call('GET', KEYS[2 * i - 1])) ~= ARGV[2 + i] then
+    out[i] = 0
+  else
+    local lk = KEYS[2 * i]
+    if redis.call('SET', lk, ARGV[1], 'NX', 'PX', ARGV[2]) then
+      out[i] = 1
+    elseif redis.call('GET', lk) == ARGV[1] then
+      redis.call('PEXPIRE', lk, ARGV[2])
+      out[i] = 1
+    else
+      out[i] = 2
+    end
+  end
+end
+return out
+`;
+
+/**
+ * KEYS records; ARGV their versions. Marks each record still at that version as shown (its op
+ * letter upper-cased in place); returns per row 0, or the whole record when it moved on.
+ */
+const CONFIRM = `
+local out = {}
+for i = 1, #KEYS do
+  local head = redis.call('GETRANGE', KEYS[i], 0, 23)
+  local v, op = string.match(head, '^(%d+)|(.)')
+  out[i] = 0
+  if v == ARGV[i] then
+    if op == 's' or op == 'r' then redis.call('SETRANGE', KEYS[i], #v + 1, string.upper(op)) end
+  elseif v and tonumber(v) > tonumber(ARGV[i]) then
+    out[i] = redis.call('GET', KEYS[i])
+  end
+end
+return out
+`;
+
+/** KEYS leases; ARGV[1] consumer. Drops the leases this consumer holds. */
+const RELEASE = `
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 0
+`;
+
+/** Acknowledges ARGV[from..] in slices (Lua's unpack has a stack limit). */
+const ACK_FN = `
+local function ack(stream, group, from)
+  local i = from
+  while i <= #ARGV do
+    local j = math.min(i + 999, #ARGV)
+    redis.call('XACK', stream, group, unpack(ARGV, i, j))
+    i = j + 1
+  end
+end
+`;
+
+/**
+ * After a commit. KEYS[1] stream, then record/lease pairs of the rows written; ARGV[1] group,
+ * ARGV[2] consumer, ARGV[3] ms to keep flushed markers, ARGV[4] n rows, ARGV[5..4+n] their
+ * versions, the rest entry IDs to ack. Per row: 2 retired and shown, 1 retired (the written
+ * version was still the newest; it becomes a flushed marker), 0 a newer write is pending.
+ * Only the record's head is read: payloads can be large.
+ */
+const COMPLETE = `${ACK_FN}
+local n = tonumber(ARGV[4])
+local out = {}
+for i = 1, n do
+  local rk, lk = KEYS[2 * i], KEYS[2 * i + 1]
+  local head = redis.call('GETRANGE', rk, 0, 23)
+  local v, op = string.match(head, '^(%d+)|(.)')
+  if v == ARGV[4 + i] and op ~= '~' then
+    redis.call('SET', rk, v .. '|~', 'PX', ARGV[3])
+    if op == 'S' or op == 'R' then out[i] = 2 else out[i] = 1 end
+  else
+    out[i] = 0
+  end
+  if redis.call('GET', lk) == ARGV[2] then redis.call('DEL', lk) end
+end
+ack(KEYS[1], ARGV[1], 5 + n)
+return out
+`;
+
+/**
+ * KEYS[1] stream, KEYS[2] dead stream, KEYS[3] record, KEYS[4] lease; ARGV[1] group,
+ * ARGV[2] consumer, ARGV[3] version, ARGV[4] max dead letters, ARGV[5] ms to keep the flushed
+ * marker, ARGV[6] n field/value items, then those items, then entry IDs to ack. Returns 1
+ * when the record was retired (the version was the row's newest).
+ */
+const DEAD = `${ACK_FN}${PENDING_FN}
+local nf = tonumber(ARGV[6])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7, 6 + nf))
+local retired = 0
+if pendingVersion(redis.call('GET', KEYS[3])) == ARGV[3] then
+  redis.call('SET', KEYS[3], ARGV[3] .. '|~', 'PX', ARGV[5])
+  retired = 1
+end
+if redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('DEL', KEYS[4]) end
+ack(KEYS[1], ARGV[1], 7 + nf)
+return retired
+`;
+
+interface QueueCommands {
+  cachekitWbAppend(n: number, ...args: string[]): Promise<string[]>;
+  cachekitWbClaim(n: number, ...args: (string | number)[]): Promise<number[]>;
+  cachekitWbRelease(n: number, ...args: string[]): Promise<number>;
+  cachekitWbConfirm(n: number, ...args: string[]): Promise<(number | string)[]>;
+  cachekitWbComplete(n: number, ...args: (string | number)[]): Promise<number[]>;
+  cachekitWbDead(n: number, ...args: (string | number)[]): Promise<number>;
+}
+
+/**
+ * How long a flushed row's marker outlives its flush: far longer than a cache write may lag
+ * behind its append, short enough that only recently flushed rows cost memory.
+ */
+const FLUSHED_MARKER_MS = 30_000;
+
+/** Most appends (or confirmations) sent in one call. */
+const MAX_BATCH = 256;
+
+/** Rows per claim script call: bounds how long one script holds Redis. */
+const CLAIM_CHUNK = 500;
+const NAME = /^[^{}\s]+$/;
+
+type RawEntry = [string, string[] | null];
+
+/**
+ * A durable write-behind queue on Redis Streams.
+ *
+ * An append is one script (version, row record, XADD) on the primary, and the write is
+ * acknowledged when it returns. Flushers read through a consumer group (XREADGROUP) and
+ * acknowledge (XACK) only after their database commit. A flusher that dies leaves its entries
+ * pending; after `claimIdle` another instance takes them over (XAUTOCLAIM) and flushes them, so
+ * an acknowledged write reaches the database even if its process was SIGKILLed right after.
+ *
+ * "Durable" means "in Redis": it survives a Redis restart only with persistence on
+ * (`appendonly yes`, ideally `appendfsync everysec` or `always`), and a failover only for
+ * appends the replica received (`replicas` makes the append wait for them).
+ */
+export class RedisStreamQueue implements WriteQueue {
+  readonly durable = true;
+  /** The ioredis client in use for everything but blocking reads. */
+  readonly client: Redis | Cluster;
+  /** This instance's consumer name in the group. */
+  readonly consumer: string;
+  /** The stream's key. */
+  readonly streamKey: string;
+  /** The dead-letter stream's key. */
+  readonly deadKey: string;
+  private readonly base: string;
+  private readonly seqKey: string;
+  private readonly group: string;
+  private readonly owned: boolean;
+  private readonly cmd: QueueCommands;
+  private readonly claimIdleMs: number;
+  private readonly leaseMs: number;
+  private readonly maxDead: number;
+  private readonly replicas: number;
+  private readonly replicaTimeoutMs: number;
+  private reader: Redis | Cluster | undefined;
+  private groupReady: Promise<void> | undefined;
+  private reclaimCursor = '0-0';
+  private readonly appends = new TickBatcher<QueuedWrite, number>((w) => this.appendMany(w), MAX_BATCH);
+  private readonly confirms = new TickBatcher<RowVersion, RowRecord | undefined>(
+    (rows) => this.confirmMany(rows),
+    MAX_BATCH,
+  );
+  private lastKeepAlive = 0;
+  private closed = false;
+
+  constructor(options: RedisStreamQueueOptions) {
+    if (typeof options !== 'object' || options === null)
+      throw new CacheConfigError('RedisStreamQueue', options, 'expected an options object');
+    if (typeof options.name !== 'string' || !NAME.test(options.name))
+      throw new CacheConfigError('name', options.name, 'expected a non-empty name without braces or spaces');
+    const group = options.group ?? 'flushers';
+    if (typeof group !== 'string' || !NAME.test(group))
+      throw new CacheConfigError('group', group, 'expected a non-empty name without braces or spaces');
+    this.group = group;
+    this.consumer = options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    if (typeof this.consumer !== 'string' || this.consumer === '')
+      throw new CacheConfigError('consumer', options.consumer, 'expected a non-empty string');
+    this.claimIdleMs = parseDuration('claimIdle', options.claimIdle ?? '30s');
+    this.leaseMs = parseDuration('leaseTtl', options.leaseTtl ?? '30s');
+    this.replicaTimeoutMs = parseDuration('replicaTimeout', options.replicaTimeout ?? '1s');
+    this.maxDead = positiveInt('maxDeadLetters', options.maxDeadLetters, 10_000);
+    const replicas = options.replicas ?? 0;
+    if (!Number.isInteger(replicas) || replicas < 0)
+      throw new CacheConfigError('replicas', replicas, 'expected a whole number, 0 or more');
+    this.replicas = replicas;
+    this.base = `cachekit:wb:{${options.name}}`;
+    this.streamKey = this.base;
+    this.deadKey = `${this.base}:dead`;
+    this.seqKey = `${this.base}:seq`;
+    if (options.client) {
+      this.client = options.client;
+      this.owned = false;
+    } else {
+      const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+      // An append that cannot reach Redis must fail (the write is not acknowledged), not queue.
+      this.client = new Redis(url, { maxRetriesPerRequest: 1, ...options.redis });
+      this.owned = true;
+    }
+    const c = this.client as unknown as Record<string, unknown>;
+    if (typeof c.cachekitWbAppend !== 'function') {
+      this.client.defineCommand('cachekitWbAppend', { lua: APPEND });
+      this.client.defineCommand('cachekitWbClaim', { lua: CLAIM });
+      this.client.defineCommand('cachekitWbRelease', { lua: RELEASE });
+      this.client.defineCommand('cachekitWbConfirm', { lua: CONFIRM });
+      this.client.defineCommand('cachekitWbComplete', { lua: COMPLETE });
+      this.client.defineCommand('cachekitWbDead', { lua: DEAD });
+    }
+    this.cmd = this.client as unknown as QueueCommands;
+  }
+
+  /** Key of a row's record. */
+  private rec(key: string): string {
+    return `${this.base}:r:${key}`;
+  }
+
+  private lease(key: string): string {
+    return `${this.base}:l:${key}`;
+  }
+
+  /** Creates the consumer group (from the stream's start, so nothing appended earlier is skipped). */
+  private ready(): Promise<void> {
+    this.groupReady ??= this.client.xgroup('CREATE', this.streamKey, this.group, '0', 'MKSTREAM').then(
+      () => {},
+      (err: Error) => {
+        if (/BUSYGROUP/.test(err.message)) return;
+        this.groupReady = undefined;
+        throw err;
+      },
+    );
+    return this.groupReady;
+  }
+
+  /** Runs `op`; if the group vanished (the stream was deleted), recreates it and runs `op` again. */
+  private async withGroup<T>(op: () => Promise<T>): Promise<T> {
+    await this.ready();
+    try {
+      return await op();
+    } catch (err) {
+      if (!/NOGROUP/.test((err as Error).message)) throw err;
+      this.groupReady = undefined;
+      await this.ready();
+      return op();
+    }
+  }
+
+  append(write: QueuedWrite): Promise<number> {
+    if (this.closed)
+      return Promise.reject(
+        new CacheStoreError('writeBehind.append', write.key, new Error('the queue is closed')),
+      );
+    return this.appends.add(write);
+  }
+
+  /**
+   * One script call for every append issued in the same tick: 16 concurrent writers cost one
+   * round trip per batch instead of one each, on both sides. Each caller still resolves only
+   * once Redis has run the script, so nothing is acknowledged before it is stored.
+   */
+  private async appendMany(writes: readonly QueuedWrite[]): Promise<number[]> {
+    await this.ready();
+    const args: string[] = [];
+    for (const w of writes) args.push(w.entity, w.key, w.op, w.payload);
+    const vs = await this.cmd.cachekitWbAppend(
+      2 + writes.length,
+      this.streamKey,
+      this.seqKey,
+      ...writes.map((w) => this.rec(w.key)),
+      ...args,
+    );
+    if (this.replicas > 0) {
+      const acked = await (this.client as Redis).wait(this.replicas, this.replicaTimeoutMs);
+      if (acked < this.replicas) {
+        throw new CacheStoreError(
+          'writeBehind.append',
+          undefined,
+          new Error(
+            `only ${acked} of ${this.replicas} replicas confirmed within ${this.replicaTimeoutMs} ms`,
+          ),
+        );
+      }
+    }
+    return vs.map(Number);
+  }
+
+  async read(max: number, waitMs: number): Promise<QueueEntry[]> {
+    if (this.closed) return [];
+    // A blocking read holds its connection: it gets one of its own.
+    this.reader ??= this.client.duplicate();
+    const reader = this.reader;
+    try {
+      const r = (await this.withGroup(() =>
+        reader.xreadgroup(
+          'GROUP',
+          this.group,
+          this.consumer,
+          'COUNT',
+          max,
+          'BLOCK',
+          Math.max(1, Math.round(waitMs)),
+          'STREAMS',
+          this.streamKey,
+          '>',
+        ),
+      )) as [string, RawEntry[]][] | null;
+      return r === null ? [] : parseEntries(r[0][1]);
+    } catch (err) {
+      if (this.closed) return [];
+      throw err;
+    }
+  }
+
+  async reclaim(max: number): Promise<QueueEntry[]> {
+    if (this.closed) return [];
+    const r = (await this.withGroup(() =>
+      this.client.xautoclaim(
+        this.streamKey,
+        this.group,
+        this.consumer,
+        this.claimIdleMs,
+        this.reclaimCursor,
+        'COUNT',
+        max,
+      ),
+    )) as [string, RawEntry[], string[]?];
+    this.reclaimCursor = r[0];
+    return parseEntries(r[1]);
+  }
+
+  async keepAlive(entryIds: readonly string[]): Promise<void> {
+    // Refreshing a third of the way into claimIdle is enough to never look dead.
+    const now = Date.now();
+    if (now - this.lastKeepAlive < this.claimIdleMs / 3 || entryIds.length === 0) return;
+    this.lastKeepAlive = now;
+    for (let i = 0; i < entryIds.length; i += 1000) {
+      await this.client.xclaim(
+        this.streamKey,
+        this.group,
+        this.consumer,
+        0,
+        ...entryIds.slice(i, i + 1000),
+        'JUSTID',
+      );
+    }
+  }
+
+  async claim(rows: readonly RowVersion[]): Promise<ClaimResult[]> {
+    const out: ClaimResult[] = [];
+    for (let i = 0; i < rows.length; i += CLAIM_CHUNK) {
+      const chunk = rows.slice(i, i + CLAIM_CHUNK);
+      const keys = chunk.flatMap((r) => [this.rec(r.key), this.lease(r.key)]);
+      const r = await this.cmd.cachekitWbClaim(
+        keys.length,
+        ...keys,
+        this.consumer,
+        this.leaseMs,
+        ...chunk.map((x) => String(x.version)),
+      );
+      for (const v of r) out.push(v === 1 ? 'write' : v === 2 ? 'busy' : 'stale');
+    }
+    return out;
+  }
+
+  async release(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.cmd.cachekitWbRelease(keys.length, ...keys.map((k) => this.lease(k)), this.consumer);
+  }
+
+  async complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<Completion[]> {
+    if (entryIds.length === 0 && written.length === 0) return [];
+    const keys = [this.streamKey, ...written.flatMap((r) => [this.rec(r.key), this.lease(r.key)])];
+    const r = await this.cmd.cachekitWbComplete(
+      keys.length,
+      ...keys,
+      this.group,
+      this.consumer,
+      FLUSHED_MARKER_MS,
+      written.length,
+      ...written.map((x) => String(x.version)),
+      ...entryIds,
+    );
+    return r.map((v) => (v === 2 ? 'shown' : v === 1 ? 'retired' : 'newer'));
+  }
+
+  confirm(rows: readonly RowVersion[]): Promise<(RowRecord | undefined)[]> {
+    // Called once per save, by many writers at once: batched per tick.
+    return Promise.all(rows.map((r) => this.confirms.add(r)));
+  }
+
+  private async confirmMany(rows: readonly RowVersion[]): Promise<(RowRecord | undefined)[]> {
+    const r = await this.cmd.cachekitWbConfirm(
+      rows.length,
+      ...rows.map((x) => this.rec(x.key)),
+      ...rows.map((x) => String(x.version)),
+    );
+    return r.map((v) => (typeof v === 'string' ? parseRecord(v) : undefined));
+  }
+
+  async deadLetter(letter: Omit<DeadLetter, 'id' | 'at'>): Promise<boolean> {
+    const fields = [
+      'e',
+      letter.entity,
+      'k',
+      letter.key,
+      'o',
+      letter.op,
+      'v',
+      String(letter.version),
+      'p',
+      letter.payload,
+      'err',
+      letter.error,
+      'n',
+      String(letter.attempts),
+      'ids',
+      letter.entries.join(','),
+      'at',
+      String(Date.now()),
+    ];
+    const r = await this.cmd.cachekitWbDead(
+      4,
+      this.streamKey,
+      this.deadKey,
+      this.rec(letter.key),
+      this.lease(letter.key),
+      this.group,
+      this.consumer,
+      String(letter.version),
+      this.maxDead,
+      FLUSHED_MARKER_MS,
+      fields.length,
+      ...fields,
+      ...letter.entries,
+    );
+    return r === 1;
+  }
+
+  async latest(keys: readonly string[]): Promise<(RowRecord | undefined)[]> {
+    if (keys.length === 0) return [];
+    const vs = await this.client.mget(...keys.map((k) => this.rec(k)));
+    return vs.map((v) => (v === null ? undefined : parseRecord(v)));
+  }
+
+  async head(): Promise<string | undefined> {
+    const r = (await this.client.xrevrange(this.streamKey, '+', '-', 'COUNT', 1)) as RawEntry[];
+    return r.length === 0 ? undefined : r[0][0];
+  }
+
+  async settled(position: string): Promise<boolean> {
+    const g = await this.groupState();
+    if (g === undefined) return false;
+    if (compareIds(g.lastDelivered, position) < 0) return false;
+    return g.pending === 0 || compareIds(g.minPending!, position) > 0;
+  }
+
+  async depth(): Promise<QueueDepth> {
+    const g = await this.groupState();
+    if (g === undefined) return { pending: 0, oldestAppendedAt: undefined };
+    let lag = g.lag;
+    let firstUndelivered: string | undefined;
+    if (lag === undefined || lag > 0) {
+      // Redis leaves lag unset when it cannot tell (after deletions): count what follows the cursor.
+      const after = (await this.client.xrange(
+        this.streamKey,
+        `(${g.lastDelivered}`,
+        '+',
+        'COUNT',
+        lag === undefined ? 10_000 : 1,
+      )) as RawEntry[];
+      firstUndelivered = after[0]?.[0];
+      if (lag === undefined) lag = after.length;
+    }
+    const times = [g.minPending, firstUndelivered].filter((x): x is string => x !== undefined).map(idTime);
+    return {
+      pending: g.pending + lag,
+      oldestAppendedAt: times.length === 0 ? undefined : Math.min(...times),
+    };
+  }
+
+  /**
+   * Trims acknowledged entries from the stream (below the oldest pending one and the group's
+   * read cursor), so that it does not grow forever. The flusher calls it about once a second.
+   */
+  async compact(): Promise<void> {
+    const g = await this.groupState();
+    if (g === undefined) return;
+    const next = nextId(g.lastDelivered);
+    const minId = g.pending > 0 && compareIds(g.minPending!, next) < 0 ? g.minPending! : next;
+    // Exact, not '~': only acknowledged entries go, and a short stream gets trimmed too.
+    await this.client.xtrim(this.streamKey, 'MINID', minId);
+  }
+
+  async deadLetters(max = 100): Promise<DeadLetter[]> {
+    const r = (await this.client.xrevrange(this.deadKey, '+', '-', 'COUNT', max)) as RawEntry[];
+    return r.reverse().map(([id, f]) => {
+      const m = fieldMap(f ?? []);
+      return {
+        id,
+        entity: m.e ?? '',
+        key: m.k ?? '',
+        op: m.o as WriteOp,
+        version: Number(m.v),
+        payload: m.p ?? '',
+        error: m.err ?? '',
+        attempts: Number(m.n),
+        entries: m.ids ? m.ids.split(',') : [],
+        at: Number(m.at),
+      };
+    });
+  }
+
+  /** Every key this queue wrote that may outlive its entries (for tests and tear-down). */
+  fixedKeys(): string[] {
+    return [this.streamKey, this.deadKey, this.seqKey];
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Ends a blocked XREADGROUP at once. A connection already ended needs nothing (ioredis
+    // would arm a 2 s timer for it).
+    if (this.reader !== undefined && this.reader.status !== 'end') this.reader.disconnect();
+    if (!this.owned || this.client.status === 'end') return;
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return;
+    }
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  /** The group's read cursor, pending count and oldest pending ID; `undefined` before it exists. */
+  private async groupState(): Promise<
+    | { lastDelivered: string; pending: number; minPending: string | undefined; lag: number | undefined }
+    | undefined
+  > {
+    await this.ready();
+    const res = await this.client
+      .pipeline()
+      .xinfo('GROUPS', this.streamKey)
+      .xpending(this.streamKey, this.group)
+      .exec();
+    if (res === null) return undefined;
+    const [[e1, groups], [e2, pending]] = res as [[Error | null, unknown[][]], [Error | null, unknown[]]];
+    if (e1 || e2) {
+      if (/NOGROUP|no such key/i.test(String((e1 ?? e2)!.message))) return undefined;
+      throw e1 ?? e2;
+    }
+    const info = groups.map((g) => fieldMap(g as string[])).find((g) => g.name === this.group);
+    if (info === undefined) return undefined;
+    const lag = (info as Record<string, unknown>).lag;
+    return {
+      lastDelivered: String(info['last-delivered-id']),
+      pending: Number(pending[0]),
+      minPending: (pending[1] as string | null) ?? undefined,
+      lag: lag === null || lag === undefined ? undefined : Number(lag),
+    };
+  }
+}
+
+/** Collects the calls made in one tick and sends them as one request. */
+class TickBatcher<I, O> {
+  private waiting: { item: I; resolve(o: O): void; reject(e: unknown): void }[] = [];
+
+  constructor(
+    private readonly send: (items: I[]) => Promise<O[]>,
+    private readonly max: number,
+  ) {}
+
+  add(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      if (this.waiting.length === 0) process.nextTick(() => this.flush());
+      this.waiting.push({ item, resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    const all = this.waiting;
+    this.waiting = [];
+    for (let i = 0; i < all.length; i += this.max) {
+      const part = all.slice(i, i + this.max);
+      this.send(part.map((w) => w.item)).then(
+        (out) => part.forEach((w, j) => w.resolve(out[j])),
+        (err: unknown) => part.forEach((w) => w.reject(err)),
+      );
+    }
+  }
+}
+
+function positiveInt(option: string, v: number | undefined, def: number): number {
+  if (v === undefined) return def;
+  if (!Number.isInteger(v) || v < 1)
+    throw new CacheConfigError(option, v, 'expected a whole number, 1 or more');
+  return v;
+}
+
+function fieldMap(flat: readonly unknown[]): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) m[String(flat[i])] = flat[i + 1] as string;
+  return m;
+}
+
+function parseEntries(raw: readonly RawEntry[]): QueueEntry[] {
+  const out: QueueEntry[] = [];
+  for (const [id, fields] of raw) {
+    // XAUTOCLAIM reports entries trimmed meanwhile with no fields; nothing to write for them.
+    if (fields === null) continue;
+    const m = fieldMap(fields);
+    out.push({
+      id,
+      entity: m.e,
+      key: m.k,
+      op: m.o as WriteOp,
+      version: Number(m.v),
+      payload: m.p,
+      appendedAt: idTime(id),
+    });
+  }
+  return out;
+}
+
+function parseRecord(rec: string): RowRecord {
+  const a = rec.indexOf('|');
+  const o = rec.charAt(a + 1);
+  if (o === '~') return { flushed: true, version: Number(rec.slice(0, a)) };
+  const op: WriteOp = o === 's' || o === 'S' ? 'save' : 'remove';
+  return { version: Number(rec.slice(0, a)), op, payload: rec.slice(a + 3) };
+}
+
+/** The millisecond part of a stream entry ID. */
+function idTime(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
+function splitId(id: string): [bigint, bigint] {
+  const i = id.indexOf('-');
+  return i < 0 ? [BigInt(id), 0n] : [BigInt(id.slice(0, i)), BigInt(id.slice(i + 1))];
+}
+
+/** Orders two stream entry IDs. */
+function compareIds(a: string, b: string): number {
+  const [am, as] = splitId(a);
+  const [bm, bs] = splitId(b);
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+/** The smallest ID after `id`. */
+function nextId(id: string): string {
+  const [m, s] = splitId(id);
+  return `${m}-${s + 1n}`;
+}

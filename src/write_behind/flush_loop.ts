@@ -1,0 +1,402 @@
+import { backoffDelay } from './backoff';
+import type { CacheSync, RowState } from './cache_sync';
+import { decodeRow } from './row_codec';
+import type { ResolvedWriteBehindOptions } from './write_behind_options';
+import type { WriteBehindCounters } from './write_behind_stats';
+import type { WriteBehindEvents } from './write_behind_events';
+import type { QueueEntry, RowVersion, WriteQueue } from './write_queue';
+import type { RowWrite, WriteTarget } from './write_target';
+
+/** A row with entries in hand: every version read so far, acknowledged together. */
+interface HeldRow {
+  readonly key: string;
+  readonly entries: QueueEntry[];
+  newest: QueueEntry;
+  /** Failed persist attempts so far. */
+  attempts: number;
+  /** Not before this time (a retry's backoff, or another consumer's lease). */
+  dueAt: number;
+  /** When this process first held it: the batch deadline counts from here. */
+  readonly heldAt: number;
+}
+
+/** A row to persist with its decoded newest write. */
+interface Item {
+  readonly row: HeldRow;
+  readonly write: RowWrite;
+}
+
+/** Longest a read blocks while rows are held, so that a `flush()` is noticed quickly. */
+const HELD_SLICE_MS = 25;
+/** Longest a read blocks with nothing held. */
+const IDLE_WAIT_MS = 250;
+const RECLAIM_EVERY_MS = 1000;
+const KEEPALIVE_EVERY_MS = 1000;
+const DEPTH_EVERY_MS = 250;
+/** Retry delay for a row another consumer is writing. */
+const BUSY_DELAY_MS = 20;
+
+/**
+ * The flusher: takes writes from the queue, coalesces them per row, and persists them in
+ * batches, one transaction each. It runs in the background from `start()` to `stop()`.
+ *
+ * One batch at a time: rows of a batch are distinct, so no two transactions of this process
+ * race on a row; across processes the queue's row leases do that job.
+ */
+export class FlushLoop {
+  private readonly rows = new Map<string, HeldRow>();
+  private heldEntries = 0;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  /** `flush()` calls waiting: flush what is held without waiting for the batch to fill. */
+  urgent = 0;
+  /** After a failure that is not the data's fault, no batch is tried before this time. */
+  private pausedUntil = 0;
+  private lastReclaim = 0;
+  private lastKeepAlive = 0;
+  private lastDepth = 0;
+  private progressWaiters: (() => void)[] = [];
+  private compacting = false;
+  private lastCompact = 0;
+
+  constructor(
+    private readonly queue: WriteQueue,
+    private readonly target: WriteTarget,
+    private readonly sync: CacheSync,
+    private readonly options: ResolvedWriteBehindOptions,
+    private readonly counters: WriteBehindCounters,
+    private readonly events: WriteBehindEvents,
+  ) {}
+
+  /** Starts the background loop. */
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Stops after the current step; rows still held are tried once more. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.queue.wake?.();
+    await this.running;
+  }
+
+  /** Rows held by this process's flusher (read, not yet persisted or given up). */
+  get held(): number {
+    return this.rows.size;
+  }
+
+  /** Resolves after the next batch (or after `ms`, whichever comes first). */
+  progress(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const waiters = this.progressWaiters;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      waiters.push(done);
+    });
+  }
+
+  /** Wakes a read that is waiting, so that a `flush()` does not wait for the batch deadline. */
+  nudge(): void {
+    this.queue.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        await this.step();
+        failures = 0;
+      } catch (err) {
+        // The queue failed (Redis unreachable): report, wait, go on. Rows stay held.
+        failures++;
+        this.counters.queueErrors++;
+        this.events.emit('error', { error: err, operation: 'writeBehind.queue' });
+        await sleep(backoffDelay(failures, 50, 2000));
+      }
+    }
+    // Closing: one last try for what is held (close() has flushed already when it could).
+    if (this.rows.size > 0) {
+      try {
+        const now = Date.now();
+        if (now >= this.pausedUntil) await this.flushRows(this.eligible(Number.MAX_SAFE_INTEGER));
+      } catch (err) {
+        this.events.emit('error', { error: err, operation: 'writeBehind.queue' });
+      }
+    }
+  }
+
+  private async step(): Promise<void> {
+    const now = Date.now();
+    await this.housekeeping(now);
+    const ready = now >= this.pausedUntil ? this.eligible(now) : [];
+    const readyEntries = ready.reduce((n, r) => n + r.entries.length, 0);
+    const oldest = ready.reduce((t, r) => Math.min(t, r.heldAt), Infinity);
+    if (
+      ready.length > 0 &&
+      (ready.length >= this.options.batchSize ||
+        this.urgent > 0 ||
+        oldest + this.options.maxDelayMs <= now ||
+        readyEntries >= this.options.batchSize * 4)
+    ) {
+      await this.flushRows(ready.slice(0, this.options.batchSize));
+      return;
+    }
+    // Wait for more writes, or for the batch deadline, or for a retry to come due.
+    let wait = this.rows.size > 0 ? HELD_SLICE_MS : IDLE_WAIT_MS;
+    if (ready.length > 0) wait = Math.min(wait, oldest + this.options.maxDelayMs - now);
+    const next = this.nextDue(now);
+    if (next !== undefined) wait = Math.min(wait, next - now);
+    // Memory stays bounded while the database is down: stop taking writes beyond a few batches.
+    if (this.heldEntries >= this.options.batchSize * 4) {
+      await sleep(Math.max(1, wait));
+      return;
+    }
+    const got = await this.queue.read(this.options.batchSize, Math.max(1, wait));
+    this.hold(got, Date.now());
+  }
+
+  /** Rows that may be written now, oldest first. */
+  private eligible(now: number): HeldRow[] {
+    const out: HeldRow[] = [];
+    for (const r of this.rows.values()) if (r.dueAt <= now) out.push(r);
+    return out;
+  }
+
+  private nextDue(now: number): number | undefined {
+    let next: number | undefined;
+    const from = Math.max(now, this.pausedUntil);
+    for (const r of this.rows.values()) {
+      const due = Math.max(r.dueAt, from);
+      if (due > now && (next === undefined || due < next)) next = due;
+    }
+    return next;
+  }
+
+  private hold(entries: readonly QueueEntry[], now: number): void {
+    for (const e of entries) {
+      const r = this.rows.get(e.key);
+      if (r === undefined) {
+        this.rows.set(e.key, { key: e.key, entries: [e], newest: e, attempts: 0, dueAt: 0, heldAt: now });
+      } else {
+        // The same entry may come back (reclaimed after we were thought dead): keep one copy.
+        if (r.entries.some((x) => x.id === e.id)) continue;
+        r.entries.push(e);
+        if (e.version > r.newest.version) r.newest = e;
+      }
+      this.heldEntries++;
+    }
+  }
+
+  private drop(r: HeldRow): void {
+    if (this.rows.get(r.key) === r) {
+      this.rows.delete(r.key);
+      this.heldEntries -= r.entries.length;
+    }
+  }
+
+  private async housekeeping(now: number): Promise<void> {
+    if (now - this.lastReclaim >= RECLAIM_EVERY_MS) {
+      this.lastReclaim = now;
+      this.hold(await this.queue.reclaim(this.options.batchSize), now);
+    }
+    if (now - this.lastKeepAlive >= KEEPALIVE_EVERY_MS) {
+      this.lastKeepAlive = now;
+      const ids: string[] = [];
+      for (const r of this.rows.values())
+        if (now - r.heldAt >= KEEPALIVE_EVERY_MS) ids.push(...r.entries.map((e) => e.id));
+      if (ids.length > 0) await this.queue.keepAlive(ids);
+    }
+    if (now - this.lastDepth >= DEPTH_EVERY_MS) {
+      this.lastDepth = now;
+      await this.refreshDepth();
+    }
+  }
+
+  /** Reads the queue depth into the stats and the `depth` event. */
+  async refreshDepth(): Promise<void> {
+    const d = await this.queue.depth();
+    const now = Date.now();
+    this.counters.pending = d.pending;
+    this.counters.oldestAppendedAt = d.oldestAppendedAt;
+    this.counters.depthAt = now;
+    this.events.emit('depth', {
+      pending: d.pending,
+      oldestPendingMs: d.oldestAppendedAt === undefined ? 0 : Math.max(0, now - d.oldestAppendedAt),
+    });
+  }
+
+  /** Claims the rows, acknowledges superseded ones, persists the rest. */
+  private async flushRows(rows: HeldRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const claims = await this.queue.claim(rows.map(rowVersion));
+    const stale: HeldRow[] = [];
+    const write: HeldRow[] = [];
+    const now = Date.now();
+    rows.forEach((r, i) => {
+      if (claims[i] === 'write') write.push(r);
+      else if (claims[i] === 'stale') stale.push(r);
+      else r.dueAt = now + BUSY_DELAY_MS + Math.random() * BUSY_DELAY_MS;
+    });
+    if (stale.length > 0) {
+      // A newer version of each of these rows exists (maybe with another consumer): it wins.
+      await this.queue.complete(stale.flatMap(entryIds), []);
+      for (const r of stale) {
+        this.counters.coalesced += r.entries.length;
+        this.drop(r);
+      }
+    }
+    const items: Item[] = [];
+    for (const row of write) {
+      const e = row.newest;
+      const base = { entity: e.entity, key: e.key, op: e.op, version: e.version };
+      try {
+        items.push({ row, write: { ...base, value: decodeRow(e.payload) } });
+      } catch (err) {
+        // No retry could write what cannot be read: straight to the dead letters.
+        await this.deadLetter(row, { ...base, value: undefined }, err);
+      }
+    }
+    if (items.length > 0) await this.persist(items);
+    this.compactSoon();
+    const waiters = this.progressWaiters;
+    this.progressWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Lets the queue drop acknowledged entries, at most once a second, off the batch path. */
+  private compactSoon(): void {
+    const q = this.queue as WriteQueue & { compact?: () => Promise<void> };
+    if (q.compact === undefined || this.compacting || Date.now() - this.lastCompact < 1000) return;
+    this.compacting = true;
+    this.lastCompact = Date.now();
+    q.compact().then(
+      () => (this.compacting = false),
+      (err: unknown) => {
+        this.compacting = false;
+        this.events.emit('error', { error: err, operation: 'writeBehind.compact' });
+      },
+    );
+  }
+
+  /**
+   * One transaction for `rows`. Bad data splits the batch in halves until the offending row
+   * is alone, and that row is dead-lettered: the rest of the batch is persisted. Any other
+   * failure pauses the flusher with exponential backoff; a row that used up its attempts is
+   * dead-lettered.
+   */
+  private async persist(items: Item[]): Promise<void> {
+    const rows = items.map((i) => i.row);
+    const writes = items.map((i) => i.write);
+    const started = performance.now();
+    try {
+      await this.target.persist(writes);
+    } catch (err) {
+      if (this.target.classify(err) === 'bad-data') {
+        if (rows.length === 1) {
+          rows[0].attempts++;
+          await this.deadLetter(rows[0], writes[0], err);
+          return;
+        }
+        const mid = Math.ceil(items.length / 2);
+        await this.persist(items.slice(0, mid));
+        await this.persist(items.slice(mid));
+        return;
+      }
+      await this.queue.release(rows.map((r) => r.key));
+      const retry: HeldRow[] = [];
+      let attempt = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i];
+        r.attempts++;
+        if (r.attempts >= this.options.maxAttempts) await this.deadLetter(r, writes[i], err);
+        else {
+          retry.push(r);
+          attempt = Math.max(attempt, r.attempts);
+        }
+      }
+      if (retry.length > 0) {
+        const delayMs = backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
+        this.pausedUntil = Date.now() + delayMs;
+        this.counters.retries += retry.length;
+        this.events.emit('retry', { rows: retry.length, attempt, delayMs, error: err });
+      }
+      return;
+    }
+    const ms = performance.now() - started;
+    const committedAt = Date.now();
+    const retired = await this.queue.complete(rows.flatMap(entryIds), rows.map(rowVersion));
+    let entries = 0;
+    for (const r of rows) {
+      entries += r.entries.length;
+      this.counters.coalesced += r.entries.length - 1;
+      // Every write of the row is in the database now, in effect: the committed state supersedes it.
+      for (const e of r.entries) this.counters.lag.add(Math.max(0, committedAt - e.appendedAt));
+      this.drop(r);
+    }
+    this.counters.flushed += rows.length;
+    this.counters.recordBatch(rows.length, ms);
+    this.events.emit('flush', { rows: rows.length, entries, durationMs: ms });
+    // Rows whose saver confirmed the cache shows them need nothing more; others get their entry rewritten.
+    const current: { row: RowState; version: number }[] = [];
+    rows.forEach((r, i) => {
+      if (retired[i] === 'retired') current.push({ row: writes[i], version: writes[i].version });
+    });
+    await this.sync.committed(current).catch((err: unknown) => {
+      this.events.emit('error', { error: err, operation: 'writeBehind.refresh' });
+    });
+  }
+
+  private async deadLetter(r: HeldRow, w: RowWrite, err: unknown): Promise<void> {
+    const wasNewest = await this.queue.deadLetter({
+      entity: w.entity,
+      key: w.key,
+      op: w.op,
+      version: w.version,
+      payload: r.newest.payload,
+      error: messageOf(err),
+      attempts: r.attempts,
+      entries: entryIds(r),
+    });
+    this.drop(r);
+    this.counters.deadLetters++;
+    this.events.emit('deadLetter', {
+      entity: w.entity,
+      key: w.key,
+      op: w.op,
+      version: w.version,
+      value: w.value,
+      error: err,
+      attempts: r.attempts,
+    });
+    // A newer write of the row is pending: its state is what the cache should keep showing.
+    if (wasNewest) {
+      await this.sync.abandoned(w, w.version).catch((e: unknown) => {
+        this.events.emit('error', { error: e, operation: 'writeBehind.invalidate' });
+      });
+    }
+  }
+}
+
+function rowVersion(r: HeldRow): RowVersion {
+  return { key: r.key, version: r.newest.version };
+}
+
+function entryIds(r: HeldRow): string[] {
+  return r.entries.map((e) => e.id);
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  try {
+    return String(err);
+  } catch {
+    return 'unknown error';
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,147 @@
+/**
+ * The queue a write-behind cache appends to and its flusher reads from. Two implementations:
+ * `MemoryWriteQueue` (in process, lost on a crash) and `RedisStreamQueue` from `cachekit/redis`
+ * (Redis Streams with a consumer group: durable, shared by every instance).
+ *
+ * Besides the log of writes, a queue keeps one record per row with pending writes: the newest
+ * version and its payload. Versions come from one counter per queue, so they are unique and
+ * increase with every append, for every row. The flusher writes a row only while its version
+ * is the row's newest (`claim`), which makes the last append win whatever order the flushers
+ * see the writes in; a superseded write is acknowledged without touching the database.
+ */
+
+/** What a queued write does to its row. */
+export type WriteOp = 'save' | 'remove';
+
+/** One write, as the write path hands it to the queue. */
+export interface QueuedWrite {
+  /** The entity's name; the flusher's target knows how to persist it. */
+  readonly entity: string;
+  /** The row's identity, unique across entities: its cache key (`entity:<Entity>:<id>`). */
+  readonly key: string;
+  readonly op: WriteOp;
+  /** The serialized state (save) or primary key (remove). */
+  readonly payload: string;
+}
+
+/** A write read back from the queue. */
+export interface QueueEntry extends QueuedWrite {
+  /** Its position in the queue (a stream entry ID for Redis), used to acknowledge it. */
+  readonly id: string;
+  /** The row's version this write created. */
+  readonly version: number;
+  /** When it was appended, ms since the epoch, by the queue's clock. */
+  readonly appendedAt: number;
+}
+
+/** The newest pending write of a row. */
+export interface PendingWrite {
+  readonly flushed?: false;
+  readonly version: number;
+  readonly op: WriteOp;
+  readonly payload: string;
+}
+
+/**
+ * A row's record: its newest pending write, or, for a short while after that write was
+ * flushed, just its version. The latter lets a process whose cache write was slow learn that
+ * a newer state already reached the database, so that it drops what it wrote.
+ */
+export type RowRecord = PendingWrite | { readonly flushed: true; readonly version: number };
+
+/** A row the flusher wants to write: its key and the version it holds. */
+export interface RowVersion {
+  readonly key: string;
+  readonly version: number;
+}
+
+/**
+ * Whether the flusher may write a row now: `write` (its version is the newest and this consumer
+ * holds the row's lease), `stale` (a newer version exists: acknowledge without writing), `busy`
+ * (another consumer is writing the row: try again shortly).
+ */
+export type ClaimResult = 'write' | 'stale' | 'busy';
+
+/** What became of a written row's record after its commit (see `WriteQueue.complete`). */
+export type Completion = 'shown' | 'retired' | 'newer';
+
+/** A write that could not be persisted, as kept in the dead-letter log. */
+export interface DeadLetter {
+  /** Its position in the dead-letter log. */
+  readonly id: string;
+  readonly entity: string;
+  readonly key: string;
+  readonly op: WriteOp;
+  readonly version: number;
+  /** The original payload, as appended. */
+  readonly payload: string;
+  /** The last error's message. */
+  readonly error: string;
+  /** Persist attempts made. */
+  readonly attempts: number;
+  /** Positions of the queue entries it stood for (superseded versions of the row included). */
+  readonly entries: readonly string[];
+  /** When it was dead-lettered, ms since the epoch. */
+  readonly at: number;
+}
+
+/** Queue depth: entries appended and not yet acknowledged. */
+export interface QueueDepth {
+  readonly pending: number;
+  /** Append time of the oldest of them, ms since the epoch. */
+  readonly oldestAppendedAt: number | undefined;
+}
+
+/** The queue contract the write-behind engine relies on. */
+export interface WriteQueue {
+  /** Whether an appended write survives this process dying (Redis: yes; memory: no). */
+  readonly durable: boolean;
+  /**
+   * Appends a write, makes it the row's newest, and resolves to its version once it is stored
+   * (for Redis: on the primary). Resolving is what lets the write path acknowledge.
+   */
+  append(write: QueuedWrite): Promise<number>;
+  /** Up to `max` entries never delivered to any consumer, waiting up to `waitMs` for the first. */
+  read(max: number, waitMs: number): Promise<QueueEntry[]>;
+  /** Up to `max` entries another consumer took and left unacknowledged too long (it is presumed dead). */
+  reclaim(max: number): Promise<QueueEntry[]>;
+  /** Tells the queue this consumer is still working on `entries`, so nobody reclaims them. */
+  keepAlive(entryIds: readonly string[]): Promise<void>;
+  /** Checks each row's version against its newest and takes a short lease on the rows to write. */
+  claim(rows: readonly RowVersion[]): Promise<ClaimResult[]>;
+  /** Gives back leases taken by `claim` (after a failed write). */
+  release(keys: readonly string[]): Promise<void>;
+  /**
+   * After the database committed `written`: acknowledges `entryIds`, drops the leases, and
+   * retires each row's record when the written version is still its newest (a durable queue
+   * keeps the version as flushed for a while). Per written row: `shown` (retired, and its saver
+   * confirmed the cache shows it), `retired` (retired; the cache may not show it), `newer` (a
+   * newer write is pending).
+   */
+  complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<Completion[]>;
+  /**
+   * After the save path wrote a row's state to the cache: marks the record as shown when it
+   * still names `version`, so that the flush need not rewrite the entry. Per row, the record
+   * when it moved past that version (a newer write raced this one), `undefined` otherwise.
+   */
+  confirm(rows: readonly RowVersion[]): Promise<(RowRecord | undefined)[]>;
+  /**
+   * Moves a write that cannot be persisted to the dead-letter log and acknowledges its entries.
+   * Resolves to whether it was the row's newest (its record is then retired).
+   */
+  deadLetter(letter: Omit<DeadLetter, 'id' | 'at'>): Promise<boolean>;
+  /** The record of each row: its newest pending write, a recently flushed version, or `undefined`. */
+  latest(keys: readonly string[]): Promise<(RowRecord | undefined)[]>;
+  /** The position of the last append, `undefined` when nothing was ever appended. */
+  head(): Promise<string | undefined>;
+  /** Whether every entry up to `position` has been acknowledged (persisted, superseded or dead-lettered). */
+  settled(position: string): Promise<boolean>;
+  /** Entries appended and not yet acknowledged. */
+  depth(): Promise<QueueDepth>;
+  /** The newest dead letters, up to `max`, oldest first. */
+  deadLetters(max?: number): Promise<DeadLetter[]>;
+  /** Ends a `read` that is waiting, when the queue can (the memory queue can). */
+  wake?(): void;
+  /** Releases what the queue opened itself. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,34 @@
+import type { CallOptions } from '../engine/options';
+import type { WriteOp } from './write_queue';
+
+/** One coalesced write handed to the target: the newest state of a row. */
+export interface RowWrite {
+  readonly entity: string;
+  /** The row's cache key. */
+  readonly key: string;
+  readonly op: WriteOp;
+  /** The decoded state (save) or primary key (remove). */
+  readonly value: unknown;
+  readonly version: number;
+}
+
+/** How a failed persist is handled. */
+export type FailureKind =
+  /** The data itself is refused (a constraint, a bad value): retrying the same write cannot help. */
+  | 'bad-data'
+  /** Anything else (the database is down, a deadlock, a timeout): retry with backoff. */
+  | 'retry';
+
+/**
+ * Where write-behind writes end up: the TypeORM plugin's target writes them with upserts and
+ * deletes. It also tells the engine how the rows are cached, so that the flusher can refresh
+ * an entry after its write commits.
+ */
+export interface WriteTarget {
+  /** Persists `writes` (at most one per row) in one transaction: all or nothing. */
+  persist(writes: readonly RowWrite[]): Promise<void>;
+  /** Whether `error`, thrown by `persist`, is the data's fault. */
+  classify(error: unknown): FailureKind;
+  /** Cache options (TTL, tags) of a row's entry, as the read path stores it. */
+  entryOptions(entity: string, key: string, value: unknown, op: WriteOp): CallOptions;
+}
