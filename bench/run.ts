@@ -9,6 +9,7 @@ import { type FindOneResult, runFindOne } from './find_one';
 import { runL1Hit } from './l1_hit';
 import { runRedisHit } from './redis_hit';
 import { runStampede } from './stampede';
+import { runBusLatency } from './bus_latency';
 import { fmtMs, fmtOps, fmtRatio, printTable, sink } from './support';
 
 async function main(): Promise<void> {
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   const redis = await runRedisHit();
   const findOne = await runFindOne();
   const stampede = await runStampede();
+  const bus = await runBusLatency();
 
   const ck = (name: string) => redis.rows.find((r) => r.name === name)!;
   // The stampede targets hold for every cachekit row but the 2-process one without the lock, shown for contrast.
@@ -94,6 +96,13 @@ async function main(): Promise<void> {
         `≤ ${stampedeGoalMs} ms`,
         check(slowest.medianWallMs <= stampedeGoalMs),
         `${describe(slowest)}; loader ${stampede.loaderMs} ms`,
+      ],
+      [
+        "Invalidation reaches another instance's L1, p99 (p50)",
+        fmtMs(bus.p99),
+        '(info)',
+        '',
+        `p50 ${fmtMs(bus.p50)}; Redis pub/sub, private redis-server`,
       ],
     ],
   );
