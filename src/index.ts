@@ -21,6 +21,7 @@ export { jsonSerializer, msgpackSerializer } from './engine/serializer';
 export { stableKey, argsKey } from './engine/keys';
 export type { Store, StoreLocks, StoredValue, L2Read } from './stores/store';
 export type { Bus, BusHandlers } from './stores/bus';
+export { encryptionFromEnv, type EncryptionOptions } from './engine/encryption';
 export {
   CacheError,
   CacheConfigError,

@@ -153,6 +153,7 @@ const policy = section({
   invalidate_on: listOf(eventName, 'a list of event names').optional(),
   grace: negativeTtl.optional(),
   grace_backoff: duration.optional(),
+  encrypt: boolean.optional(),
   grace_on_invalidate: boolean.optional(),
   refresh_ahead: leaf(fraction).optional(),
   early_refresh: leaf<boolean | number>((value) => {
@@ -179,6 +180,7 @@ const policy = section({
     tags: p.tags,
     grace: p.grace,
     graceBackoff: p.grace_backoff,
+    encrypt: p.encrypt,
     graceOnInvalidate: p.grace_on_invalidate,
     refreshAhead: p.refresh_ahead,
     earlyRefresh: p.early_refresh,

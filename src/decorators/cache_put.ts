@@ -53,6 +53,7 @@ export function CachePut<A extends any[] = any[], R = any>(
           refreshAhead: options.refreshAhead,
           earlyRefresh: options.earlyRefresh,
           adaptiveTtl: options.adaptiveTtl,
+          encrypt: options.encrypt,
           policy: options.policy,
           tags: specs.length > 0 ? resolveTags(specs.map(fixClass), args, result) : undefined,
         };

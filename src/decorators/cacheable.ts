@@ -190,6 +190,7 @@ function buildCallOptions(options: CacheableOptions<any, any>, state: State): Ca
     adaptiveTtl: options.adaptiveTtl,
     timeouts: options.timeouts,
     lock: options.lock,
+    encrypt: options.encrypt,
     tags: fixed.length > 0 ? fixed : undefined,
   };
 }

@@ -28,6 +28,8 @@ export interface DecoratorCacheOptions {
 export interface EntryDecoratorOptions<R> extends FreshnessOptions {
   /** Soft and hard limits on waiting for the method (see `LoadTimeouts`). */
   timeouts?: LoadTimeouts;
+  /** Encrypt the cached result in L2 (needs the cache's `encryption` keys). */
+  encrypt?: boolean;
   /** Let one process in the cluster run the method for a cold key (needs a store with locks). */
   lock?: boolean | LockOptions;
   /** TTL: ms, `'5m'`-style, or a function of the result. */

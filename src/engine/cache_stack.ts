@@ -23,6 +23,7 @@ import { CacheEvents } from './events';
 import { ReadHeat } from './freshness';
 import { PendingInvalidations } from './pending_invalidations';
 import { L1Sync } from './l1_sync';
+import { KeyRing } from './encryption';
 import { CircuitBreaker } from '../resilience/circuit_breaker';
 import {
   type CacheOptions,
@@ -78,6 +79,8 @@ export class CacheStack {
   /** Invalidations waiting for the L2 to come back. */
   readonly pending: PendingInvalidations;
   private pendingFlush: Promise<boolean> | undefined;
+  /** Keys for encrypted entries. */
+  readonly keyring: KeyRing | undefined;
   /** L1 invalidation across instances; set by the Cache when a bus is in use. */
   sync: L1Sync | undefined;
   readonly defaults: ResolvedEntry;
@@ -100,6 +103,7 @@ export class CacheStack {
       throw new CacheConfigError('maxKeyLength', options.maxKeyLength, 'must be at least 64');
     this.mirror = new TagMirror(positiveInt('maxMirroredTags', options.maxMirroredTags, 100_000));
     this.serializer = resolveSerializer(options.serializer);
+    this.keyring = options.encryption === undefined ? undefined : new KeyRing(options.encryption);
     this.compression = resolveCompression(options.compression);
 
     const l1 = options.l1;
@@ -383,6 +387,23 @@ export class CacheStack {
   }
 
   private decodePayload(key: string, payload: Buffer, header: EntryHeader): Decoded {
+    if (header.k !== undefined) {
+      // A tampered entry, or one under a key this process does not hold, is a miss, never a throw.
+      try {
+        if (this.keyring === undefined) throw new Error('no encryption keys are configured');
+        payload = this.keyring.open(header.k, payload);
+      } catch (err) {
+        this.stats.decryptErrors++;
+        this.report(
+          new CacheSerializationError(key, 'value', `cannot decrypt: ${(err as Error).message}`, {
+            cause: err,
+          }),
+          'decrypt',
+          key,
+        );
+        return { ok: false };
+      }
+    }
     try {
       return {
         ok: true,
@@ -420,11 +441,15 @@ export class CacheStack {
     return payload;
   }
 
-  /** Builds the L2 bytes of an entry. */
-  frame(header: EntryHeader, payload: Buffer): Buffer {
+  /** Builds the L2 bytes of an entry: compressed, then encrypted when asked. */
+  frame(header: EntryHeader, payload: Buffer, encrypt = false): Buffer {
     const c = compress(payload, this.compression);
     const z = compressionFlag(c.algorithm);
     if (z) header.z = z;
+    if (encrypt && this.keyring !== undefined) {
+      header.k = this.keyring.current;
+      return encodeEntry(header, this.keyring.seal(c.bytes));
+    }
     return encodeEntry(header, c.bytes);
   }
 
@@ -448,6 +473,13 @@ export class CacheStack {
   }
 
   private checkMaxTtl(path: string, r: ResolvedEntry): ResolvedEntry {
+    if (r.encrypt && this.keyring === undefined) {
+      throw new CacheConfigError(
+        `${path}encrypt`,
+        true,
+        'needs keys: pass `encryption` (e.g. encryptionFromEnv() with CACHEKIT_ENCRYPTION_KEYS set)',
+      );
+    }
     if (typeof r.ttl.ttl === 'number' && r.ttl.ttl > this.tagVersionTtl) {
       throw new CacheConfigError(
         `${path}ttl`,

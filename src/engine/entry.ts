@@ -19,6 +19,8 @@ export interface EntryHeader {
   c: string;
   /** Compression applied to the payload. */
   z?: 'g' | 'b';
+  /** Id of the key the payload is encrypted with (AES-256-GCM), when it is. */
+  k?: string;
   /** Grace, refresh-ahead, XFetch and adaptive-TTL data, when any of them is on. */
   f?: EntryFreshness;
 }
@@ -60,7 +62,7 @@ const NEWLINE = 0x0a;
 
 /** Joins header and payload into the byte string stored in L2. */
 export function encodeEntry(header: EntryHeader, payload: Buffer): Buffer {
-  let line = `${MAGIC}\x1f${header.s}\x1f${header.sl ?? 0}\x1f${header.c}\x1f${header.z ?? ''}\x1f${encodeFreshness(header.f)}`;
+  let line = `${MAGIC}\x1f${header.s}\x1f${header.sl ?? 0}\x1f${header.c}\x1f${header.z ?? ''}${header.k !== undefined ? '@' + header.k : ''}\x1f${encodeFreshness(header.f)}`;
   const tags = header.t;
   if (tags !== undefined) for (let i = 0; i < tags.length; i++) line += '\x1f' + tags[i];
   const head = Buffer.from(line + '\n', 'utf8');
@@ -84,7 +86,12 @@ export function decodeEntry(data: Buffer): DecodedEntry | undefined {
   if (!Number.isFinite(s) || !Number.isFinite(sl)) return undefined;
   const header: EntryHeader = { s, c: f[3] };
   if (sl > 0) header.sl = sl;
-  if (f[4] === 'g' || f[4] === 'b') header.z = f[4];
+  // The compression field also names the encryption key: `g`, `@k1`, `g@k1`.
+  const z = f[4];
+  const at = z.indexOf('@');
+  const zc = at === -1 ? z : z.slice(0, at);
+  if (zc === 'g' || zc === 'b') header.z = zc;
+  if (at !== -1) header.k = z.slice(at + 1);
   if (f[5] !== '') {
     const fr = decodeFreshness(f[5]);
     if (fr !== undefined) header.f = fr;

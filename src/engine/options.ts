@@ -1,6 +1,7 @@
 import { CacheConfigError } from '../errors';
 import type { Store } from '../stores/store';
 import type { Bus } from '../stores/bus';
+import type { EncryptionOptions } from './encryption';
 import { type Duration, parseDuration } from './duration';
 import type { CompressionAlgorithm } from './compression';
 import type { Serializer } from './serializer';
@@ -50,6 +51,8 @@ export interface EntryOptions<T = unknown> extends FreshnessOptions {
    * table a loader touches). Default true.
    */
   captureDependencies?: boolean;
+  /** Encrypt this entry's L2 payload (AES-256-GCM; needs `CacheOptions.encryption`). Default false. */
+  encrypt?: boolean;
   /** Soft and hard limits on waiting for the loader. Default none. */
   timeouts?: LoadTimeouts;
   /**
@@ -152,6 +155,8 @@ export interface CacheOptions extends EntryOptions {
    * invalidation reaches this L1 only when its entry expires).
    */
   bus?: Bus | false;
+  /** Keys for entries with `encrypt: true` (see `encryptionFromEnv`). Default none. */
+  encryption?: EncryptionOptions;
 }
 
 /** Entry settings after validation. */
@@ -161,6 +166,7 @@ export interface ResolvedEntry {
   readonly capture: boolean;
   /** Undefined when no freshness feature is on: the hit path then skips it entirely. */
   readonly fresh: FreshnessSettings | undefined;
+  readonly encrypt: boolean;
   readonly softTimeout: number;
   readonly hardTimeout: number;
   readonly lock: { ttl: number; wait: number; onTimeout: 'load' | 'fail' } | undefined;
@@ -221,7 +227,20 @@ export function resolveEntry(
     }
   }
   const lock = opts.lock !== undefined ? resolveLock(`${path}lock`, opts.lock) : base?.lock;
-  return { ttl: { ttl, jitter, sliding, negativeTtl }, tags, capture, fresh, softTimeout, hardTimeout, lock };
+  if (opts.encrypt !== undefined && typeof opts.encrypt !== 'boolean') {
+    throw new CacheConfigError(`${path}encrypt`, opts.encrypt, 'expected true or false');
+  }
+  const encrypt = opts.encrypt ?? base?.encrypt ?? false;
+  return {
+    ttl: { ttl, jitter, sliding, negativeTtl },
+    tags,
+    capture,
+    fresh,
+    encrypt,
+    softTimeout,
+    hardTimeout,
+    lock,
+  };
 }
 
 function resolveLock(path: string, l: boolean | LockOptions): ResolvedEntry['lock'] {

@@ -40,6 +40,8 @@ export interface CacheStats {
   oversize: number;
   /** Values not cached because they could not be serialized. */
   serializationErrors: number;
+  /** Encrypted entries that could not be decrypted (tampered, or an unknown key): read as misses. */
+  decryptErrors: number;
   /** Callers that waited on another caller's load instead of loading themselves. */
   coalesced: number;
   /** Grace, refresh-ahead and early refresh. */
@@ -89,6 +91,7 @@ export class StatsCounters {
   invalidations = 0;
   oversize = 0;
   serializationErrors = 0;
+  decryptErrors = 0;
   coalesced = 0;
   staleServed = 0;
   refreshes = 0;
@@ -170,6 +173,7 @@ export class StatsCounters {
       invalidations: this.invalidations,
       oversize: this.oversize,
       serializationErrors: this.serializationErrors,
+      decryptErrors: this.decryptErrors,
       coalesced: this.coalesced,
       freshness: {
         staleServed: this.staleServed,

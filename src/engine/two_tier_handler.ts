@@ -509,7 +509,7 @@ export async function storeValue(
     const header: EntryHeader = { s: seq, t: tags, c: stack.serializer.name };
     if (sliding !== 0) header.sl = sliding;
     if (fresh !== undefined) header.f = fresh;
-    const data = stack.frame(header, payload);
+    const data = stack.frame(header, payload, settings.encrypt);
     await stack.guard('l2.set', key, () => l2.set(key, data, life), stack.l2WriteTimeout);
   }
   stack.events.emit('set', { key, ttlMs: ttl });

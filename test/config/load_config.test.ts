@@ -344,7 +344,7 @@ describe('loadConfig: errors', () => {
     expect(err.option).toBe('policies.session.sliding_tll');
     expect(err.message).toBe(
       'policies.session.sliding_tll: expected one of ttl, sliding_ttl, negative_ttl, jitter, tags, ' +
-        'warm_on_startup, warm_schedule, invalidate_on, grace, grace_backoff, grace_on_invalidate, refresh_ahead, ' +
+        'warm_on_startup, warm_schedule, invalidate_on, grace, grace_backoff, encrypt, grace_on_invalidate, refresh_ahead, ' +
         'early_refresh, adaptive_ttl, timeouts, lock, got unknown key "sliding_tll" (did you mean "sliding_ttl"?)',
     );
   });
@@ -389,7 +389,7 @@ describe('loadConfig: errors', () => {
       'l1.max_bytes: expected a size like "64mb" or a number of bytes, got "lots"',
       'policies.session.ttl: expected a duration like "15m", got "abc"',
       'policies.session.sliding_tll: expected one of ttl, sliding_ttl, negative_ttl, jitter, tags, ' +
-        'warm_on_startup, warm_schedule, invalidate_on, grace, grace_backoff, grace_on_invalidate, refresh_ahead, ' +
+        'warm_on_startup, warm_schedule, invalidate_on, grace, grace_backoff, encrypt, grace_on_invalidate, refresh_ahead, ' +
         'early_refresh, adaptive_ttl, timeouts, lock, got unknown key "sliding_tll" (did you mean "sliding_ttl"?)',
       'policies.product_catalog.warm_schedule: expected a cron expression of 5 or 6 fields like "0 */6 * * *", got "0 */6 *"',
       'policies.product_catalog.invalidate_on[1]: expected an event name like "user.updated", got ""',
