@@ -1,4 +1,6 @@
-import { CacheConfigError, CacheError, CacheKeyError } from './errors';
+import { LRUCache } from 'lru-cache';
+import { CacheConfigError, CacheError, CacheKeyError, CacheTenantError } from './errors';
+import { tenantSegment } from './engine/tenancy';
 import { CacheStack } from './engine/cache_stack';
 import type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
 import { argsKey } from './engine/keys';
@@ -54,6 +56,9 @@ export class Cache {
   private readonly scope: Scope;
   /** This cache's namespace path (`''` for the root). */
   readonly namespacePath: string;
+  /** Whether this is one tenant's view (see `tenant`). */
+  private readonly isTenant: boolean;
+  private tenants: LRUCache<string, Cache> | undefined;
   /** Startup, scheduled and replay warming: register warmers and replay receivers here. */
   readonly warming: Warming;
 
@@ -64,15 +69,18 @@ export class Cache {
     stack: CacheStack,
     path: string,
     parentTags: readonly string[],
+    tenant?: { sharedTagPrefix?: string },
   );
   constructor(
     options: CacheOptions & { warming?: WarmingOptions } = {},
     stack?: CacheStack,
     path = '',
     parentTags: readonly string[] = [],
+    tenant?: { sharedTagPrefix?: string },
   ) {
     this.stack = stack ?? new CacheStack(options);
     this.namespacePath = path;
+    this.isTenant = tenant !== undefined;
     const seg = path === '' ? '_' : path;
     const p = this.stack.prefix;
     this.scope = {
@@ -80,6 +88,7 @@ export class Cache {
       keyPrefix: `${p}:${seg}:`,
       tagPrefix: `${p}:__:t:${seg}:`,
       scopeTags: [...parentTags, `${p}:__:ns:${seg}`],
+      sharedTagPrefix: tenant?.sharedTagPrefix,
     };
     let warming = warmings.get(this.stack);
     if (warming === undefined) {
@@ -101,6 +110,17 @@ export class Cache {
    * are never cached. L2 failures are reported on `error` and otherwise ignored.
    */
   getOrLoad<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
+    if (this.stack.tenancy !== undefined && !this.isTenant) {
+      try {
+        return this.scoped('getOrLoad').getOrLoadHere(key, loader, options);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
+    return this.getOrLoadHere(key, loader, options);
+  }
+
+  private getOrLoadHere<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
     // The hit path: no await, no allocation beyond the copy and the promise.
     let k: string | undefined;
     if (typeof key === 'string' && key !== '') k = key;
@@ -134,6 +154,7 @@ export class Cache {
 
   /** Like `get`, but tells a cached `undefined` from a miss, and which tier answered. */
   async getEntry<T = unknown>(key: CacheKey): Promise<CacheHit<T> | undefined> {
+    if (this.stack.tenancy !== undefined && !this.isTenant) return this.scoped('getEntry').getEntry<T>(key);
     const user = this.keyString(key);
     if (user === undefined) throw this.keyError(key);
     const stack = this.stack;
@@ -166,6 +187,8 @@ export class Cache {
    * Resolves to whether the value was cached.
    */
   async set<T>(key: CacheKey, value: T, options?: CallOptions<T>): Promise<boolean> {
+    if (this.stack.tenancy !== undefined && !this.isTenant)
+      return this.scoped('set').set(key, value, options);
     const keys = this.keysOf(key);
     const stack = this.stack;
     if (stack.closed) return false;
@@ -189,6 +212,7 @@ export class Cache {
 
   /** Removes `key` from both tiers. Rejects if L2 could not be reached (L1 is cleared regardless). */
   async delete(key: CacheKey): Promise<void> {
+    if (this.stack.tenancy !== undefined && !this.isTenant) return this.scoped('delete').delete(key);
     const { l1: l1Key, full } = this.keysOf(key);
     const stack = this.stack;
     stack.l1?.delete(l1Key);
@@ -205,7 +229,12 @@ export class Cache {
    * honours the invalidation at once and the bump is queued (bounded) and applied before any L2
    * read once it is back; the failure is reported on the `error` event.
    */
-  async invalidateTags(tags: readonly string[]): Promise<void> {
+  async invalidateTags(tags: readonly string[], options?: { scope?: 'all' | 'tenant' }): Promise<void> {
+    // With tenancy, an invalidation reaches every tenant unless it asks for the current one only:
+    // the TypeORM subscriber's table and row tags must reach all of them.
+    if (options?.scope === 'tenant' && this.stack.tenancy !== undefined && !this.isTenant) {
+      return this.scoped('invalidateTags').invalidateTags(tags);
+    }
     if (!Array.isArray(tags)) throw new CacheConfigError('tags', tags, 'expected an array of tag names');
     validateTags('tags', tags);
     const keys = tags.map((t) => this.scope.tagPrefix + t);
@@ -215,6 +244,11 @@ export class Cache {
 
   /** Empties this namespace (and the namespaces under it) by bumping its version: O(1), no scan. */
   async clear(): Promise<void> {
+    if (this.stack.tenancy !== undefined && !this.isTenant) {
+      const id = this.stack.tenancy.resolve();
+      // Inside a tenant: that tenant's entries; outside: everything.
+      if (id !== undefined && id !== '') return this.tenant(id).clear();
+    }
     await this.bump([this.scope.scopeTags[this.scope.scopeTags.length - 1]]);
     this.stack.events.emit('invalidate', { tags: [], namespace: this.namespacePath });
   }
@@ -233,6 +267,39 @@ export class Cache {
     }
     const path = this.namespacePath === '' ? name : `${this.namespacePath}.${name}`;
     return new Cache(undefined, this.stack, path, this.scope.scopeTags);
+  }
+
+  /**
+   * This cache as seen by one tenant: its keys and tags apart from every other tenant's. Calls
+   * made inside `runWithTenant(id, …)` go through it by themselves.
+   */
+  tenant(id: string): Cache {
+    if (typeof id !== 'string' || id === '')
+      throw new CacheConfigError('tenant', id, 'expected a non-empty tenant id');
+    if (this.isTenant) throw new CacheConfigError('tenant', id, 'this cache is already scoped to a tenant');
+    let c = this.tenants?.get(id);
+    if (c === undefined) {
+      c = new Cache(
+        undefined,
+        this.stack,
+        `${this.namespacePath}${tenantSegment(id)}`,
+        this.scope.scopeTags,
+        {
+          sharedTagPrefix: this.scope.tagPrefix,
+        },
+      );
+      (this.tenants ??= new LRUCache({ max: 10_000 })).set(id, c);
+    }
+    return c;
+  }
+
+  private scoped(operation: string): Cache {
+    const id = this.stack.tenancy!.resolve();
+    if (id === undefined || id === '') {
+      if (this.stack.tenancy!.required) throw new CacheTenantError(operation);
+      return this;
+    }
+    return this.tenant(id);
   }
 
   /** Counters and sizes of this cache (shared with its namespaces), warming included. */

@@ -58,6 +58,14 @@ export class CacheTimeoutError extends CacheError {
   }
 }
 
+/** A cache with required tenancy was called with no tenant in context (see `runWithTenant`). */
+export class CacheTenantError extends CacheError {
+  override name = 'CacheTenantError';
+  constructor(readonly operation: string) {
+    super(`${operation} needs a tenant: call it inside runWithTenant(id, …) or give tenancy.resolve`);
+  }
+}
+
 /** An L2 store failed; wraps the driver's error so events and stats can say which store and operation. */
 export class CacheStoreError extends CacheError {
   override name = 'CacheStoreError';

@@ -22,6 +22,7 @@ export { stableKey, argsKey } from './engine/keys';
 export type { Store, StoreLocks, StoredValue, L2Read } from './stores/store';
 export type { Bus, BusHandlers } from './stores/bus';
 export { encryptionFromEnv, type EncryptionOptions } from './engine/encryption';
+export { runWithTenant, currentTenant, type TenancyOptions } from './engine/tenancy';
 export {
   CacheError,
   CacheConfigError,
@@ -30,6 +31,7 @@ export {
   CacheTimeoutError,
   CacheStoreError,
   CacheWriteError,
+  CacheTenantError,
 } from './errors';
 export * from './decorators';
 export { tableTag, rowTag, anyRowTag, entityName, type EntityRef } from './tags/naming';

@@ -24,6 +24,7 @@ import { ReadHeat } from './freshness';
 import { PendingInvalidations } from './pending_invalidations';
 import { L1Sync } from './l1_sync';
 import { KeyRing } from './encryption';
+import { currentTenant } from './tenancy';
 import { CircuitBreaker } from '../resilience/circuit_breaker';
 import {
   type CacheOptions,
@@ -79,6 +80,8 @@ export class CacheStack {
   /** Invalidations waiting for the L2 to come back. */
   readonly pending: PendingInvalidations;
   private pendingFlush: Promise<boolean> | undefined;
+  /** Tenant scoping, when on. */
+  readonly tenancy: { resolve: () => string | undefined; required: boolean } | undefined;
   /** Keys for encrypted entries. */
   readonly keyring: KeyRing | undefined;
   /** L1 invalidation across instances; set by the Cache when a bus is in use. */
@@ -104,6 +107,15 @@ export class CacheStack {
     this.mirror = new TagMirror(positiveInt('maxMirroredTags', options.maxMirroredTags, 100_000));
     this.serializer = resolveSerializer(options.serializer);
     this.keyring = options.encryption === undefined ? undefined : new KeyRing(options.encryption);
+    const t = options.tenancy;
+    if (t !== undefined && (typeof t !== 'object' || t === null)) {
+      throw new CacheConfigError('tenancy', t, 'expected { resolve?, required? }');
+    }
+    if (t?.resolve !== undefined && typeof t.resolve !== 'function') {
+      throw new CacheConfigError('tenancy.resolve', t.resolve, 'expected a function returning the tenant id');
+    }
+    this.tenancy =
+      t === undefined ? undefined : { resolve: t.resolve ?? currentTenant, required: t.required ?? true };
     this.compression = resolveCompression(options.compression);
 
     const l1 = options.l1;

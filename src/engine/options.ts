@@ -2,6 +2,7 @@ import { CacheConfigError } from '../errors';
 import type { Store } from '../stores/store';
 import type { Bus } from '../stores/bus';
 import type { EncryptionOptions } from './encryption';
+import type { TenancyOptions } from './tenancy';
 import { type Duration, parseDuration } from './duration';
 import type { CompressionAlgorithm } from './compression';
 import type { Serializer } from './serializer';
@@ -155,6 +156,8 @@ export interface CacheOptions extends EntryOptions {
    * invalidation reaches this L1 only when its entry expires).
    */
   bus?: Bus | false;
+  /** Scope keys and tags per tenant (see `runWithTenant`). Default off. */
+  tenancy?: TenancyOptions;
   /** Keys for entries with `encrypt: true` (see `encryptionFromEnv`). Default none. */
   encryption?: EncryptionOptions;
 }

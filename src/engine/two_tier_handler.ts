@@ -28,6 +28,8 @@ export interface Scope {
   readonly tagPrefix: string;
   /** Tag keys of this namespace and its parents, so that `clear()` of any of them drops the entry. */
   readonly scopeTags: readonly string[];
+  /** For a tenant's scope: the shared tag prefix, so that an invalidation for all tenants reaches it too. */
+  readonly sharedTagPrefix?: string;
 }
 
 /** The two names of one entry: in L1, and in L2 (and in events). */
@@ -576,6 +578,11 @@ function tagKeys(
   const names = typeof t === 'function' ? t(value) : t;
   if (names !== undefined) for (const n of names) out.push(scope.tagPrefix + n);
   if (ctx?.tags !== undefined) for (const n of ctx.tags) out.push(scope.tagPrefix + n);
+  const shared = scope.sharedTagPrefix;
+  if (shared !== undefined) {
+    if (names !== undefined) for (const n of names) out.push(shared + n);
+    if (ctx?.tags !== undefined) for (const n of ctx.tags) out.push(shared + n);
+  }
   return out;
 }
 
