@@ -110,18 +110,8 @@ export class Cache {
    * are never cached. L2 failures are reported on `error` and otherwise ignored.
    */
   getOrLoad<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
-    if (this.stack.tenancy !== undefined && !this.isTenant) {
-      try {
-        return this.scoped('getOrLoad').getOrLoadHere(key, loader, options);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    return this.getOrLoadHere(key, loader, options);
-  }
-
-  private getOrLoadHere<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
     // The hit path: no await, no allocation beyond the copy and the promise.
+    if (this.stack.tenancy !== undefined && !this.isTenant) return this.tenantGetOrLoad(key, loader, options);
     let k: string | undefined;
     if (typeof key === 'string' && key !== '') k = key;
     else {
@@ -293,11 +283,22 @@ export class Cache {
     return c;
   }
 
+  private tenantGetOrLoad<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
+    let c: Cache;
+    try {
+      c = this.scoped('getOrLoad');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return c.getOrLoad(key, loader, options);
+  }
+
   private scoped(operation: string): Cache {
     const id = this.stack.tenancy!.resolve();
     if (id === undefined || id === '') {
       if (this.stack.tenancy!.required) throw new CacheTenantError(operation);
-      return this;
+      // Optional tenancy: calls without a tenant share one scope of their own.
+      return this.tenant('~shared');
     }
     return this.tenant(id);
   }
