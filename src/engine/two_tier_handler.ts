@@ -182,7 +182,9 @@ export function freshHit<T>(
   const f = e.fresh!;
   const value = e.copy(e.value) as T;
   const now = Date.now();
-  if (now < f.freshUntil && !f.adaptive && !wantsEarlyRefresh(f, now)) return Promise.resolve(value);
+  // One draw per hit: drawing again below would square XFetch's probability.
+  const early = now < f.freshUntil && wantsEarlyRefresh(f, now);
+  if (now < f.freshUntil && !f.adaptive && !early) return Promise.resolve(value);
   let settings: ResolvedEntry;
   try {
     settings = stack.resolve(options);
@@ -193,7 +195,7 @@ export function freshHit<T>(
   const adaptive = settings.fresh?.adaptive;
   if (f.adaptive && adaptive !== undefined) stack.heat.hit(keys.full, now, adaptive.halfLife);
   if (now < f.freshUntil) {
-    if (wantsEarlyRefresh(f, now)) {
+    if (early) {
       stack.stats.earlyRefreshes++;
       startRefresh(stack, scope, keys, loader, options, settings);
     }
@@ -302,7 +304,7 @@ async function runFlight<T>(
       } else if (!refresh) {
         if (r.kind === 'stale') {
           stack.stats.l2Stale++;
-          const served = staleOnInvalidate(stack, keys, r.data, undefined);
+          const served = staleOnInvalidate(stack, keys, r.data);
           if (served !== undefined) return served;
         }
         seq = r.seq;
@@ -417,15 +419,10 @@ async function lockOrWait(
 }
 
 /** An L2 entry whose tags moved, served anyway when its policy opted in (graceOnInvalidate). */
-function staleOnInvalidate(
-  stack: CacheStack,
-  keys: EntryKeys,
-  data: Buffer,
-  entry: DecodedEntry | undefined,
-): Flight | undefined {
+function staleOnInvalidate(stack: CacheStack, keys: EntryKeys, data: Buffer): Flight | undefined {
   const kept = keptAfterInvalidation(stack, keys);
   if (kept !== undefined) return kept;
-  const e = entry ?? decodeEntry(data);
+  const e = decodeEntry(data);
   if (e?.header.f?.graceOnInvalidate !== true) return undefined;
   const d = stack.decode(keys.full, data, e);
   // Not put in L1: it is not current, and the refresh replaces it.

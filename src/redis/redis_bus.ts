@@ -1,4 +1,5 @@
 import type Redis from 'ioredis';
+import { closeClient } from './close_client';
 import type { Cluster } from 'ioredis';
 import type { Bus, BusHandlers } from '../stores/bus';
 
@@ -58,17 +59,6 @@ export class RedisBus implements Bus {
     const sub = this.sub;
     if (sub === undefined) return;
     this.sub = undefined;
-    if (sub.status !== 'ready') {
-      sub.disconnect();
-      return;
-    }
-    const timer = setTimeout(() => sub.disconnect(), 500);
-    try {
-      await sub.quit();
-    } catch {
-      sub.disconnect();
-    } finally {
-      clearTimeout(timer);
-    }
+    await closeClient(sub, 500);
   }
 }

@@ -1,4 +1,5 @@
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
+import { closeClient } from './close_client';
 import type { HeatEntry, HeatStore } from '../warming/heat_store';
 
 /** Options of `RedisHeatStore`: an ioredis client you own (e.g. `redisStore.client`), or how to make one. */
@@ -64,17 +65,6 @@ export class RedisHeatStore implements HeatStore {
 
   async close(): Promise<void> {
     if (!this.owned) return;
-    if (this.client.status !== 'ready') {
-      this.client.disconnect();
-      return;
-    }
-    const timer = setTimeout(() => this.client.disconnect(), 1000);
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    } finally {
-      clearTimeout(timer);
-    }
+    await closeClient(this.client);
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { closeClient } from './close_client';
 import type { Cluster, Redis } from 'ioredis';
 import { type Duration, parseDuration } from '../engine/duration';
 import { CacheConfigError } from '../errors';
@@ -145,19 +146,7 @@ export class RedisLocks implements StoreLocks {
     const sub = this.sub;
     this.sub = undefined;
     if (sub === undefined) return;
-    if (sub.status !== 'ready') {
-      // QUIT would wait in the offline queue for a server that may never come back.
-      sub.disconnect();
-      return;
-    }
-    const timer = setTimeout(() => sub.disconnect(), 1000);
-    try {
-      await sub.quit();
-    } catch {
-      sub.disconnect();
-    } finally {
-      clearTimeout(timer);
-    }
+    await closeClient(sub);
   }
 
   /** Starts listening for a lock's release: its channel, and a poll in case the message never comes. */

@@ -1,4 +1,5 @@
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
+import { closeClient } from './close_client';
 import { LRUCache } from 'lru-cache';
 import { decodeEntry } from '../engine/entry';
 import type { L2Read, Store, StoredValue } from '../stores/store';
@@ -314,19 +315,7 @@ export class RedisStore implements Store {
     // The subscriber is the store's own even when the client is not.
     await this.locks.close();
     if (!this.owned) return;
-    if (this.client.status !== 'ready') {
-      // QUIT would wait in the offline queue for a server that may never come back.
-      this.client.disconnect();
-      return;
-    }
-    const timer = setTimeout(() => this.client.disconnect(), 1000);
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    } finally {
-      clearTimeout(timer);
-    }
+    await closeClient(this.client);
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { closeClient } from './close_client';
 import { hostname } from 'node:os';
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { type Duration, parseDuration } from '../engine/duration';
@@ -627,16 +628,8 @@ export class RedisStreamQueue implements WriteQueue {
     // Ends a blocked XREADGROUP at once. A connection already ended needs nothing (ioredis
     // would arm a 2 s timer for it).
     if (this.reader !== undefined && this.reader.status !== 'end') this.reader.disconnect();
-    if (!this.owned || this.client.status === 'end') return;
-    if (this.client.status !== 'ready') {
-      this.client.disconnect();
-      return;
-    }
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
+    if (!this.owned) return;
+    await closeClient(this.client);
   }
 
   /** The group's read cursor, pending count and oldest pending ID; `undefined` before it exists. */
