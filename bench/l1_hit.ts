@@ -92,7 +92,7 @@ const contestants: Contestant[] = [
   {
     name: 'cachekit getOrLoad (default)',
     competitor: false,
-    config: "new Cache() — L1 only, default mode (a copy per hit); { ttl: '5m' }",
+    config: "new Cache() — L1 only, default mode (a copy per hit, Dates shared read-only); { ttl: '5m' }",
     isAsync: true,
     async setup() {
       const c = new Cache({ prefix: 'bench' });
@@ -160,6 +160,8 @@ async function detectMode(call: () => unknown): Promise<string> {
   if (a === undefined || a === null) return 'returned nothing!';
   const shape = a.createdAt instanceof Date ? 'Date kept' : `createdAt is ${typeof a.createdAt}`;
   if (a === b) return `shared ref (${shape})`;
+  if (a.createdAt instanceof Date && a.createdAt === b.createdAt)
+    return 'copy per hit, Date shared read-only';
   return `${a.createdAt instanceof Date ? 'copy' : 'JSON round trip'} per hit (${shape})`;
 }
 

@@ -18,6 +18,23 @@ export class CacheConfigError extends CacheError {
   }
 }
 
+/**
+ * Code tried to change a Date inside a value the cache handed out. Such Dates are shared by
+ * every hit and read-only (see `L1Options.copyDates`); `method` names the setter called.
+ */
+export class CacheReadonlyError extends CacheError {
+  override name = 'CacheReadonlyError';
+  constructor(
+    /** The Date method that was called, e.g. `setFullYear`. */
+    readonly method: string,
+  ) {
+    super(
+      `Cannot call Date#${method} on a Date of a cached value: such Dates are shared by every cache hit and read-only. ` +
+        'Copy it first (new Date(value)), or set l1.copyDates: true to get a private copy on each hit.',
+    );
+  }
+}
+
 /** A key or key argument cannot be turned into a stable cache key; `path` says which argument. */
 export class CacheKeyError extends CacheError {
   override name = 'CacheKeyError';

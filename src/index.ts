@@ -27,6 +27,7 @@ export {
   CacheError,
   CacheConfigError,
   CacheKeyError,
+  CacheReadonlyError,
   CacheSerializationError,
   CacheTimeoutError,
   CacheStoreError,

@@ -55,6 +55,8 @@ export class CacheStack {
   readonly l1: LRUCache<string, L1Entry> | undefined;
   readonly l2: Store | undefined;
   readonly shared: boolean;
+  /** Whether Dates entering L1 are made read-only and shared by hits (see readonly_date.ts). */
+  readonly readonlyDates: boolean;
   readonly mirror: TagMirror;
   readonly stats = new StatsCounters();
   readonly events = new CacheEvents();
@@ -123,6 +125,7 @@ export class CacheStack {
       throw new CacheConfigError('l1', l1, 'expected L1 options or false');
     }
     this.shared = l1 ? l1.shared === true : false;
+    this.readonlyDates = l1 !== false && !this.shared && l1?.copyDates !== true;
     this.l1 =
       l1 === false
         ? undefined

@@ -1,4 +1,5 @@
 import { CacheError } from '../errors';
+import { READONLY_DATE_PROTO } from './readonly_date';
 
 /*
  * Why a hand-written copier: every L1 hit runs it, and none of the alternatives both keeps
@@ -34,6 +35,8 @@ function copyObject(o: object): unknown {
   if (Array.isArray(o)) return copyArray(o);
   const proto = Object.getPrototypeOf(o);
   if (proto === Object.prototype) return copyProps(o, {});
+  // Read-only Dates are shared by design (readonly_date.ts).
+  if (proto === READONLY_DATE_PROTO) return o;
   if (o instanceof Date) return new Date(o.getTime());
   if (o instanceof Map) {
     const m = new Map();

@@ -99,6 +99,13 @@ export interface L1Options {
    * mutates a result corrupts it for everyone: use only for read-only data. Default false.
    */
   shared?: boolean;
+  /**
+   * Copy Dates on each hit too. By default (false) the other parts of a value are copied but its
+   * Dates are shared between hits and made read-only, because constructing a Date costs more
+   * than copying the rest of a typical entity; calling a setter on one throws a
+   * `CacheReadonlyError`. Ignored in `shared` mode.
+   */
+  copyDates?: boolean;
 }
 
 /** L2 (shared store) settings. */

@@ -1,4 +1,5 @@
 import { cloneValue } from './clone';
+import { READONLY_DATE_PROTO } from './readonly_date';
 
 /*
  * Why generated copiers: the copy on every L1 hit was two thirds of a default-mode hit.
@@ -74,8 +75,17 @@ function signature(v: unknown, depth: number, walk: Walk): string | undefined {
   }
   const proto = Object.getPrototypeOf(v);
   if (proto === Date.prototype) return 'd';
+  // A read-only Date (readonly_date.ts) is shared, not copied.
+  if (proto === READONLY_DATE_PROTO) return 'D';
   if (proto !== Object.prototype) {
-    if (v instanceof Map || v instanceof Set || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return 'g';
+    if (
+      v instanceof Date ||
+      v instanceof Map ||
+      v instanceof Set ||
+      ArrayBuffer.isView(v) ||
+      v instanceof ArrayBuffer
+    )
+      return 'g';
     if (proto === null) return 'g';
   }
   const keys = Object.keys(v);
@@ -123,9 +133,11 @@ function emit(v: unknown, src: string, deps: unknown[], depth = 0): string {
   }
   const proto = Object.getPrototypeOf(v);
   if (proto === Date.prototype) return `new Date(${src}.getTime())`;
+  if (proto === READONLY_DATE_PROTO) return src;
   if (
     proto !== Object.prototype &&
     (proto === null ||
+      v instanceof Date ||
       v instanceof Map ||
       v instanceof Set ||
       ArrayBuffer.isView(v) ||

@@ -10,6 +10,7 @@ import { LoadContextImpl, type LoadContext } from './load_context';
 import { runInLoadScope } from './load_scope';
 import type { CallOptions, ResolvedEntry } from './options';
 import { type Copier, copierFor } from './shape_copier';
+import { freezeDates } from './readonly_date';
 import { computeTtl } from './ttl';
 
 /** A loader: may return a value or a promise of one. */
@@ -494,6 +495,7 @@ export async function storeValue(
   // same tick the flight settles, before the starting caller can touch it: no copy needed here.
   const stored = stack.shared || l1 === undefined ? value : cloneValue(value);
   if (l1 !== undefined) {
+    if (stack.readonlyDates) freezeDates(stored);
     const now = Date.now();
     const copy = stack.shared ? shareValue : copierFor(stored);
     l1.set(
@@ -543,6 +545,7 @@ export function fillFromL2(
   if (l1 !== undefined && remainingMs > 0) {
     const now = Date.now();
     const ttl = Number.isFinite(remainingMs) ? remainingMs : stack.tagVersionTtl;
+    if (stack.readonlyDates) freezeDates(value);
     const copy = stack.shared ? shareValue : copierFor(value);
     l1.set(
       keys.l1,

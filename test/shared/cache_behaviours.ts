@@ -1,4 +1,10 @@
-import { Cache, CacheConfigError, CacheSerializationError, type CacheEventMap } from '../../src';
+import {
+  Cache,
+  CacheConfigError,
+  CacheReadonlyError,
+  CacheSerializationError,
+  type CacheEventMap,
+} from '../../src';
 import { sleep } from '../support/services';
 import { openStack, type StackHandle, type StackKind } from '../support/stacks';
 
@@ -54,6 +60,31 @@ export function describeCacheBehaviours(kind: StackKind): void {
       expect(second).toEqual({ tags: ['a'], n: 1 });
       second.n = 7;
       expect(await cache.get(k)).toEqual({ tags: ['a'], n: 1 });
+    });
+
+    test('a Date in a hit is a real Date; with L1 it is shared by hits and a setter on it is refused', async () => {
+      const k = key();
+      const at = new Date(Date.UTC(2024, 4, 6, 7, 8, 9));
+      const loaded = await cache.getOrLoad(k, () => ({ at }));
+      // The caller that ran the loader gets the loader's own value, Dates untouched.
+      expect(loaded.at).toBe(at);
+      loaded.at.setUTCFullYear(1999);
+      const a = await cache.getOrLoad(k, () => ({ at: new Date(0) }));
+      const b = await cache.getOrLoad(k, () => ({ at: new Date(0) }));
+      expect(a.at).toBeInstanceOf(Date);
+      expect(a.at.constructor).toBe(Date);
+      expect(a).toStrictEqual({ at: new Date(Date.UTC(2024, 4, 6, 7, 8, 9)) });
+      expect(JSON.stringify(b)).toBe('{"at":"2024-05-06T07:08:09.000Z"}');
+      if (stack.hasL1) {
+        expect(a).not.toBe(b);
+        expect(a.at).toBe(b.at);
+        expect(() => a.at.setUTCFullYear(2000)).toThrow(CacheReadonlyError);
+      } else {
+        // Every hit decodes from L2: private Dates that the caller may change.
+        expect(a.at).not.toBe(b.at);
+        a.at.setUTCFullYear(2000);
+      }
+      expect((await cache.get<{ at: Date }>(k))!.at.getUTCFullYear()).toBe(2024);
     });
 
     test('get, set and delete', async () => {
