@@ -385,7 +385,8 @@ export class CacheStack {
       this.report(new CacheSerializationError(key, 'entry', 'not a cachekit entry'), 'decode', key);
       return undefined;
     }
-    if (entry.header.c !== this.serializer.name) {
+    const c = entry.header.c;
+    if (c !== this.serializer.name && c !== RAW_STRING_CODEC) {
       this.report(
         new CacheSerializationError(
           key,
@@ -420,9 +421,10 @@ export class CacheStack {
       }
     }
     try {
+      const bytes = decompress(payload, compressionOf(header.z), this.maxEntryBytes);
       return {
         ok: true,
-        value: this.serializer.decode(decompress(payload, compressionOf(header.z), this.maxEntryBytes)),
+        value: header.c === RAW_STRING_CODEC ? bytes.toString('utf8') : this.serializer.decode(bytes),
       };
     } catch (err) {
       this.stats.serializationErrors++;
@@ -439,7 +441,10 @@ export class CacheStack {
   encode(key: string, value: unknown): Buffer | undefined {
     let payload: Buffer;
     try {
-      payload = this.serializer.encode(value);
+      payload =
+        this.codecOf(value) === RAW_STRING_CODEC
+          ? Buffer.from(value as string, 'utf8')
+          : this.serializer.encode(value);
     } catch (err) {
       this.stats.serializationErrors++;
       const e =
@@ -454,6 +459,14 @@ export class CacheStack {
       return undefined;
     }
     return payload;
+  }
+
+  /** The codec an entry of `value` is written with (its header's `c`). */
+  codecOf(value: unknown): string {
+    // A lone surrogate has no UTF-8 form (it would come back as U+FFFD): the serializer escapes it.
+    return typeof value === 'string' && (value as unknown as WellFormed).isWellFormed()
+      ? RAW_STRING_CODEC
+      : this.serializer.name;
   }
 
   /** Builds the L2 bytes of an entry: compressed, then encrypted when asked. */
@@ -526,6 +539,19 @@ export interface Flight {
 
 function isStore(x: unknown): x is Store {
   return !!x && typeof (x as Store).get === 'function' && typeof (x as Store).invalidate === 'function';
+}
+
+/**
+ * The codec of string values, whatever the serializer: their UTF-8 bytes as they are. Strings
+ * are common values (TypeORM's query cache stores each result as one JSON string), and a
+ * serializer would escape every quote on the way in and unescape it on the way out. `$` cannot
+ * start a serializer's name, so no serializer can claim it.
+ */
+export const RAW_STRING_CODEC = '$s';
+
+/** String#isWellFormed: in Node 20, not yet in the ES2022 lib this package compiles against. */
+interface WellFormed {
+  isWellFormed(): boolean;
 }
 
 function resolveSerializer(s: CacheOptions['serializer']): Serializer {

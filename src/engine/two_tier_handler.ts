@@ -507,7 +507,7 @@ export async function storeValue(
   stack.stats.sets++;
   const l2 = stack.l2;
   if (l2 !== undefined) {
-    const header: EntryHeader = { s: seq, t: tags, c: stack.serializer.name };
+    const header: EntryHeader = { s: seq, t: tags, c: stack.codecOf(value) };
     if (sliding !== 0) header.sl = sliding;
     if (fresh !== undefined) header.f = fresh;
     const data = stack.frame(header, payload, settings.encrypt);

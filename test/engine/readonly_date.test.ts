@@ -46,12 +46,14 @@ describe('read-only Dates in L1 hits', () => {
   });
 
   test('the rest of the value is still a private copy per hit', async () => {
-    await cache.getOrLoad('k', () => ({ at: at(), list: [1, 2], nested: { n: 1 } }));
-    const a = await cache.getOrLoad('k', () => ({ at: new Date(0), list: [], nested: { n: 0 } }));
+    type V = { at: Date; list: number[]; nested: { n: number } };
+    const other = (): V => ({ at: new Date(0), list: [], nested: { n: 0 } });
+    await cache.getOrLoad<V>('k', () => ({ at: at(), list: [1, 2], nested: { n: 1 } }));
+    const a = await cache.getOrLoad('k', other);
     a.list.push(3);
     a.nested.n = 2;
-    (a as { at: Date }).at = new Date(0); // replacing the Date is fine; only changing it in place is not
-    const b = await cache.getOrLoad('k', () => ({ at: new Date(0), list: [], nested: { n: 0 } }));
+    a.at = new Date(0); // replacing the Date is fine; only changing it in place is not
+    const b = await cache.getOrLoad('k', other);
     expect(b).toEqual({ at: at(), list: [1, 2], nested: { n: 1 } });
   });
 
