@@ -55,6 +55,8 @@ export class CacheStack {
   readonly l1: LRUCache<string, L1Entry> | undefined;
   readonly l2: Store | undefined;
   readonly shared: boolean;
+  /** The sequence read in flight, shared by concurrent captures. */
+  private capturing: Promise<number> | undefined;
   /** Whether Dates entering L1 are made read-only and shared by hits (see readonly_date.ts). */
   readonly readonlyDates: boolean;
   readonly mirror: TagMirror;
@@ -361,9 +363,25 @@ export class CacheStack {
     return this.breaker === undefined || this.breaker.state === 'closed';
   }
 
-  /** The invalidation sequence to capture before loading. */
-  async captureSeq(): Promise<number> {
-    if (!this.l2) return this.mirror.captureLocal();
+  /**
+   * The invalidation sequence to capture before loading. Callers in flight together share one
+   * read: each one's loader starts only after the read returns, so a shared value is never
+   * newer than what its loader will see, and an older one only makes its entry look older.
+   */
+  captureSeq(): Promise<number> {
+    if (!this.l2) return Promise.resolve(this.mirror.captureLocal());
+    let p = this.capturing;
+    if (p !== undefined) return p;
+    p = this.readSeq();
+    this.capturing = p;
+    const clear = () => {
+      if (this.capturing === p) this.capturing = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private async readSeq(): Promise<number> {
     const s = await this.guard(
       'l2.captureSeq',
       undefined,

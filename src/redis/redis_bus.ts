@@ -2,6 +2,7 @@ import type Redis from 'ioredis';
 import { closeClient } from './close_client';
 import type { Cluster } from 'ioredis';
 import type { Bus, BusHandlers } from '../stores/bus';
+import { TickPipeline } from './tick_pipeline';
 
 /**
  * The L1 invalidation bus on Redis pub/sub: publishes on the store's client, listens on a
@@ -14,7 +15,11 @@ export class RedisBus implements Bus {
   private subscribed = false;
   private closed = false;
 
-  constructor(private readonly client: Redis | Cluster) {}
+  constructor(
+    private readonly client: Redis | Cluster,
+    /** Publishes of one tick go out together (shared with the store's writes when given). */
+    private readonly writes: TickPipeline = new TickPipeline(client),
+  ) {}
 
   async start(channel: string, handlers: BusHandlers): Promise<void> {
     // Resubscription is ours to do, so that `up` is said only after the SUBSCRIBE reply.
@@ -51,7 +56,7 @@ export class RedisBus implements Bus {
   }
 
   async publish(channel: string, payload: string): Promise<void> {
-    await this.client.publish(channel, payload);
+    await this.writes.publish(channel, payload);
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { decodeEntry } from '../engine/entry';
 import type { L2Read, Store, StoredValue } from '../stores/store';
 import type { Bus } from '../stores/bus';
 import { RedisBus } from './redis_bus';
+import { TickPipeline } from './tick_pipeline';
 import { RedisLocks, type RedisLocksOptions } from './redis_locks';
 import { INVALIDATE_SCRIPT, READ_MANY_SCRIPT, TOUCH_SCRIPT } from './scripts';
 
@@ -78,6 +79,8 @@ export class RedisStore implements Store {
    * beforehand lets a hit be `MGET entries` + `MGET versions`, pipelined, checked here.
    */
   private readonly hints: LRUCache<string, readonly string[]> | undefined;
+  /** Entry writes (and the bus's publishes) of one tick, sent as one pipeline. */
+  private readonly writes: TickPipeline;
 
   constructor(options: RedisStoreOptions = {}) {
     if (options.client) {
@@ -98,6 +101,7 @@ export class RedisStore implements Store {
       this.client.defineCommand('cachekitTouch', { numberOfKeys: 1, lua: TOUCH_SCRIPT });
     }
     this.locks = new RedisLocks(this.client, options.locks);
+    this.writes = new TickPipeline(this.client);
     this.batchReads = options.batchReads ?? true;
     const hintCount = options.tagHints ?? 50_000;
     // MGET over keys of different slots is refused by a Cluster: it keeps the script path there.
@@ -266,7 +270,7 @@ export class RedisStore implements Store {
 
   /** An L1 invalidation bus on this store's Redis (pub/sub on a connection of its own). */
   createBus(): Bus {
-    return new RedisBus(this.client);
+    return new RedisBus(this.client, this.writes);
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
@@ -278,7 +282,7 @@ export class RedisStore implements Store {
 
   async set(key: string, data: Buffer, ttlMs: number): Promise<void> {
     if (this.hints !== undefined) this.learn(key, data);
-    await this.client.set(key, data, 'PX', Math.max(1, Math.ceil(ttlMs)));
+    await this.writes.set(key, data, Math.max(1, Math.ceil(ttlMs)));
   }
 
   async delete(keys: readonly string[]): Promise<void> {
