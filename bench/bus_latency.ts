@@ -7,9 +7,9 @@
  */
 import { Cache } from '../src';
 import { RedisStore } from '../src/redis';
-import { fmtMs, startRedis } from './support';
+import { fmtMs, sized, startRedis } from './support';
 
-const TRIALS = 300;
+const TRIALS = sized(300, 10);
 
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -21,6 +21,7 @@ import {
   printTable,
   type Product,
   type ThroughputResult,
+  sized,
 } from './support';
 
 /** The object argument: the size of a typical search or filter parameter. */
@@ -278,7 +279,7 @@ async function runGroup(arg: 'number' | 'object'): Promise<DecoratorGroup> {
   const live: { c: Contestant; mode: string }[] = [];
   for (const c of contestants) {
     // Warm: the first call runs the body, the rest are hits that also let the JIT settle.
-    for (let i = 0; i < 1000; i++) await c.call();
+    for (let i = 0; i < sized(1000, 50); i++) await c.call();
     if (c.runs.n !== 1) throw new Error(`${c.name}: body ran ${c.runs.n} times in warm-up, expected once`);
     live.push({ c, mode: await detectMode(c.call) });
   }
@@ -286,7 +287,7 @@ async function runGroup(arg: 'number' | 'object'): Promise<DecoratorGroup> {
   // 7 rounds of 80 ms keep this scenario (both argument kinds, 9 contestants) within ~20 s.
   const results = await measureInterleaved(
     contestants.map((c) => ({ fn: c.call, isAsync: true })),
-    { rounds: 7, roundMs: 80 },
+    { rounds: sized(7, 1), roundMs: sized(80, 5), warmupMs: sized(200, 5) },
   );
   const rows: DecoratorRow[] = [];
   for (let i = 0; i < live.length; i++) {

@@ -36,20 +36,21 @@ import {
   serverCommandTotal,
   serverCpuSeconds,
   startRedis,
+  sized,
 } from './support';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 // Unique to this benchmark and to this process: others share the database `test`.
 const TABLE = `bench_find_one_product_${process.pid}`;
-const ROWS = 10_000;
+const ROWS = sized(10_000, 200);
 const WORKERS = 16;
 /** Wall time a timed pass aims at; the calls per pass are sized from the warm-up rate. */
-const PASS_MS = 2_500;
-const PASSES = 2;
-const WARMUP_MS = 600;
+const PASS_MS = sized(2_500, 100);
+const PASSES = sized(2, 1);
+const WARMUP_MS = sized(600, 50);
 /** Longest fixed sequence a pass can use: a bound on calls per pass, whatever the rate. */
-const SEQUENCE_LENGTH = 400_000;
-const STALE_ROUNDS = 20;
+const SEQUENCE_LENGTH = sized(400_000, 20_000);
+const STALE_ROUNDS = sized(20, 2);
 /**
  * Cache duration of every cached read. Ten minutes rather than one: the first contestant's
  * entries are filled about a minute before the last pass ends, and must not expire within it.

@@ -20,6 +20,7 @@ import {
   printTable,
   type Product,
   type ThroughputResult,
+  sized,
 } from './support';
 
 const KEY = 'product:1';
@@ -178,19 +179,19 @@ export async function runL1Hit(): Promise<L1Result> {
   for (const c of contestants) {
     const { call, close } = await c.setup();
     // Warm: the first call loads, the next ones are hits that also let the JIT settle.
-    for (let i = 0; i < 1000; i++) await call();
+    for (let i = 0; i < sized(1000, 50); i++) await call();
     live.push({ c, call, close, mode: await detectMode(call) });
   }
   const loadsBefore = loaderCalls;
   const results = await measureInterleaved(
     live.map((l) => ({ fn: l.call, isAsync: l.c.isAsync })),
-    { rounds: 9, roundMs: 100 },
+    { rounds: sized(9, 1), roundMs: sized(100, 5), warmupMs: sized(200, 5) },
   );
   const rows: L1Row[] = [];
   for (let i = 0; i < live.length; i++) {
     const l = live[i];
     // About one round's worth of calls (at most 100k): enough for a stable per-call figure.
-    const calls = Math.min(100_000, results[i].callsPerRound);
+    const calls = Math.min(sized(100_000, 1000), results[i].callsPerRound);
     const bytesPerOp = await measureAllocation(l.call, l.c.isAsync, calls);
     rows.push({ name: l.c.name, config: l.c.config, mode: l.mode, result: results[i], bytesPerOp });
   }

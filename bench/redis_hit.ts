@@ -32,16 +32,17 @@ import {
   serverCommandDelta,
   serverCommandTotal,
   serverCpuSeconds,
+  sized,
   startRedis,
 } from './support';
 
 const KEY_COUNT = 1000;
 const WORKERS = 64;
 /** Timed calls per pass and contestant; a pass is also capped in time, see runConcurrent. */
-const CALLS = 60_000;
-const WARMUP_CALLS = 5_000;
+const CALLS = sized(60_000, 500);
+const WARMUP_CALLS = sized(5_000, 200);
 /** Every contestant is timed in two passes (forward, then reverse order); the better one is shown. */
-const PASSES = 2;
+const PASSES = sized(2, 1);
 
 const KEYS = Array.from({ length: KEY_COUNT }, (_, i) => `product:${i}`);
 // One fixed pseudo-random walk over the keys, the same for every contestant.
@@ -137,7 +138,7 @@ function bento(name: string, autoPipelining: boolean, tags: boolean): Contestant
   return {
     name,
     kind: tags ? 'info' : autoPipelining ? 'tuned' : 'default',
-    calls: tags ? 10_000 : undefined,
+    calls: tags ? sized(10_000, 200) : undefined,
     config:
       `bentostore().useL2Layer(redisDriver({ connection: client })) — no L1 — ioredis ${autoPipelining ? '{ enableAutoPipelining: true }' : 'defaults'}; ttl '5m'` +
       (tags ? ", tags [`product:${i}`, 'products'] (bentocache checks each tag with its own GET)" : ''),

@@ -19,13 +19,13 @@ import { createCache } from 'cache-manager';
 import { createKeyv } from '@keyv/redis';
 import { Cache } from '../src';
 import { RedisStore } from '../src/redis';
-import { fmtMs, makeProduct, median, printTable, type Product, sleep, startRedis } from './support';
+import { fmtMs, makeProduct, median, printTable, type Product, sized, sleep, startRedis } from './support';
 
-const CALLERS = 1000;
+const CALLERS = sized(1000, 50);
 const PROCESSES = 2;
 const LOAD_MS = 50;
 /** Timed rounds per contestant, each on a key of its own that no one has loaded yet. */
-const ROUNDS = 5;
+const ROUNDS = sized(5, 1);
 /** The target: the last caller is served within the loader's time plus this. */
 const SLACK_MS = 20;
 

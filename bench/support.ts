@@ -8,6 +8,17 @@ import { performance } from 'node:perf_hooks';
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 import type Redis from 'ioredis';
 
+/**
+ * Smoke mode (`CACHEKIT_BENCH_SMOKE=1`): every scenario runs a tiny iteration, so that a test
+ * can prove the benchmarks still run without paying for real measurements.
+ */
+export const SMOKE = process.env.CACHEKIT_BENCH_SMOKE === '1';
+
+/** `full` normally, `smoke` in smoke mode. */
+export function sized<T>(full: T, smoke: T): T {
+  return SMOKE ? smoke : full;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sequential throughput
 // ---------------------------------------------------------------------------------------------
