@@ -151,12 +151,12 @@ export class CacheStack {
       this.l2Timeout = this.l2WriteTimeout = 0;
     } else if (isStore(l2)) {
       this.l2 = l2;
-      this.l2Timeout = 100;
-      this.l2WriteTimeout = 1000;
+      this.l2Timeout = DEFAULT_L2_READ_TIMEOUT_MS;
+      this.l2WriteTimeout = DEFAULT_L2_WRITE_TIMEOUT_MS;
     } else if (l2 && typeof l2 === 'object' && isStore(l2.store)) {
       this.l2 = l2.store;
-      this.l2Timeout = parseDuration('l2.timeout', l2.timeout ?? 100);
-      this.l2WriteTimeout = parseDuration('l2.writeTimeout', l2.writeTimeout ?? 1000);
+      this.l2Timeout = parseDuration('l2.timeout', l2.timeout ?? DEFAULT_L2_READ_TIMEOUT_MS);
+      this.l2WriteTimeout = parseDuration('l2.writeTimeout', l2.writeTimeout ?? DEFAULT_L2_WRITE_TIMEOUT_MS);
     } else {
       throw new CacheConfigError('l2', l2, 'expected a Store (RedisStore, KeyvStore) or { store }');
     }
@@ -566,6 +566,16 @@ function isStore(x: unknown): x is Store {
  * start a serializer's name, so no serializer can claim it.
  */
 export const RAW_STRING_CODEC = '$s';
+
+/**
+ * Default L2 read limit. A healthy Redis on the same network answers in about a millisecond;
+ * 100 ms bounds what a sick Redis adds to a call before the loader answers instead, yet leaves
+ * room for a major GC pause or a saturated event loop (50 ms made reads on a loaded 2-core
+ * machine time out while Redis was healthy).
+ */
+export const DEFAULT_L2_READ_TIMEOUT_MS = 100;
+/** Default L2 write limit: writes (and invalidations) are not on a caller's critical path as reads are. */
+export const DEFAULT_L2_WRITE_TIMEOUT_MS = 1000;
 
 /** String#isWellFormed: in Node 20, not yet in the ES2022 lib this package compiles against. */
 interface WellFormed {
