@@ -6,6 +6,7 @@ import type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events'
 import { argsKey } from './engine/keys';
 import { type CacheOptions, type CallOptions, validateTags } from './engine/options';
 import type { CacheStats } from './engine/stats';
+import { type DomainEventPayload, eventTags, payloadIds, validateEventName } from './engine/domain_events';
 import {
   countL1Hit,
   type EntryKeys,
@@ -230,6 +231,31 @@ export class Cache {
     const keys = tags.map((t) => this.scope.tagPrefix + t);
     await this.bump(keys);
     this.stack.events.emit('invalidate', { tags, namespace: this.namespacePath });
+  }
+
+  /**
+   * Publishes a domain event: invalidates the entries of every policy whose `invalidateOn`
+   * names it, in this cache (all tenants included) and, through versioned tags and the bus, in
+   * every instance. With `{ id }` or `{ ids }`, a policy's entries that declared rows of the
+   * event's entity (`row:Product:7` for `product.updated`) go only when they hold those rows;
+   * its other entries go regardless. An event no policy listens to does nothing. Not to be
+   * confused with `on`/`off`, which are about the cache's own events.
+   *
+   * ```ts
+   * await cache.emit('product.updated', { id: 7 });
+   * ```
+   */
+  async emit(event: string, payload?: DomainEventPayload): Promise<void> {
+    const tags = this.domainEventTags(event, payload);
+    if (tags.length > 0) await this.invalidateTags(tags);
+  }
+
+  /** @internal The tags `emit` bumps, so that the TypeORM plugin can bump them with its own in one call. */
+  domainEventTags(event: string, payload?: DomainEventPayload): string[] {
+    validateEventName('event', event);
+    const ids = payloadIds(payload);
+    const listeners = this.stack.listeners.get(event);
+    return listeners === undefined ? [] : eventTags(event, listeners, ids);
   }
 
   /** Empties this namespace (and the namespaces under it) by bumping its version: O(1), no scan. */

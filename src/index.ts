@@ -16,6 +16,7 @@ export { currentLoad, watchLoads } from './engine/load_scope';
 export type { Loader } from './engine/two_tier_handler';
 export type { CacheStats } from './engine/stats';
 export type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
+export type { DomainEventPayload } from './engine/domain_events';
 export type { Serializer } from './engine/serializer';
 export { jsonSerializer, msgpackSerializer } from './engine/serializer';
 export { stableKey, argsKey } from './engine/keys';

@@ -37,6 +37,7 @@ import {
 import { jsonSerializer, msgpackSerializer, type Serializer } from './serializer';
 import { StatsCounters } from './stats';
 import { TagMirror } from './tag_versions';
+import { type PolicyListener, policyListener } from './domain_events';
 
 /** The outcome of an L2 operation that never rejects. */
 export type Attempt<T> = { ok: true; value: T } | { ok: false; error: CacheError };
@@ -92,6 +93,8 @@ export class CacheStack {
   sync: L1Sync | undefined;
   readonly defaults: ResolvedEntry;
   private readonly policies = new Map<string, ResolvedEntry>();
+  /** The policies listening to each domain event (`invalidateOn`). */
+  readonly listeners = new Map<string, PolicyListener[]>();
   /** Resolved call options, by the options object itself: decorators pass the same object every call. */
   private readonly resolved = new WeakMap<object, ResolvedEntry>();
   closed = false;
@@ -195,10 +198,19 @@ export class CacheStack {
       if (!policy || typeof policy !== 'object') {
         throw new CacheConfigError(`policies.${name}`, policy, 'expected an object of entry options');
       }
-      this.policies.set(
-        name,
-        this.checkMaxTtl(`policies.${name}.`, resolveEntry(`policies.${name}.`, policy, this.defaults)),
+      const resolved = this.checkMaxTtl(
+        `policies.${name}.`,
+        resolveEntry(`policies.${name}.`, policy, this.defaults),
       );
+      const listen = policyListener(`policies.${name}.invalidateOn`, name, policy.invalidateOn);
+      this.policies.set(name, listen === undefined ? resolved : { ...resolved, listen });
+      if (listen !== undefined) {
+        for (const event of new Set(policy.invalidateOn)) {
+          const ls = this.listeners.get(event);
+          if (ls === undefined) this.listeners.set(event, [listen]);
+          else ls.push(listen);
+        }
+      }
     }
   }
 

@@ -22,6 +22,8 @@ export interface LoadContext {
 export class LoadContextImpl implements LoadContext {
   ttl: number | undefined;
   tags: string[] | undefined;
+  /** Row tags the loader declared itself (not captured from what it read): event id matching uses them. */
+  declared: string[] | undefined;
   skip = false;
 
   constructor(readonly key: string) {}
@@ -31,11 +33,30 @@ export class LoadContextImpl implements LoadContext {
   }
 
   addTags(...tags: string[]): void {
+    this.captureTags(tags);
+    for (const t of tags) if (t.startsWith('row:')) (this.declared ??= []).push(t);
+  }
+
+  /** Adds tags an integration captured from what the loader read (see `captureView`). */
+  captureTags(tags: readonly string[]): void {
     for (const t of tags) {
       if (typeof t !== 'string' || t === '' || !isHeaderSafe(t))
         throw new CacheConfigError('ctx.addTags', t, TAG_RULE);
     }
     (this.tags ??= []).push(...tags);
+  }
+
+  /**
+   * The context integrations see through `currentLoad()`: tags they add count as captured
+   * dependencies, which a list reads too, so they must not mark the entry as being about a row.
+   */
+  captureView(): LoadContext {
+    return {
+      key: this.key,
+      setTtl: (ttl) => this.setTtl(ttl),
+      addTags: (...tags) => this.captureTags(tags),
+      doNotCache: () => this.doNotCache(),
+    };
   }
 
   doNotCache(): void {

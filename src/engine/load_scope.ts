@@ -24,9 +24,12 @@ export function watchLoads(): void {
   watched = true;
 }
 
-/** Runs a loader with `ctx` as the current load (a plain call while nothing watches loads). */
-export function runInLoadScope<T>(ctx: LoadContext, fn: () => T): T {
-  return watched ? scope.run(ctx, fn) : fn();
+/**
+ * Runs a loader with `ctx`'s capture view as the current load (a plain call while nothing
+ * watches loads, so that the view is only built when something will use it).
+ */
+export function runInLoadScope<T>(ctx: { captureView(): LoadContext }, fn: () => T): T {
+  return watched ? scope.run(ctx.captureView(), fn) : fn();
 }
 
 /** The load running in this async context, if any (see `watchLoads`). */

@@ -10,6 +10,7 @@ import { isHeaderSafe } from './entry';
 import { type ResolvedTtl, type TtlOption, resolveJitter, resolveTtlOption } from './ttl';
 import type { CircuitBreakerOptions } from '../resilience/circuit_breaker';
 import { type FreshnessOptions, type FreshnessSettings, resolveFreshness } from './freshness';
+import type { PolicyListener } from './domain_events';
 
 /** Tags of an entry: fixed names, or computed from the loaded value. */
 export type TagsOption<T = unknown> = readonly string[] | ((value: T) => readonly string[]);
@@ -72,7 +73,11 @@ export interface PolicyOptions<T = unknown> extends EntryOptions<T> {
   warmOnStartup?: boolean;
   /** Cron expression for re-warming, e.g. `'0 *\/6 * * *'`. */
   warmSchedule?: string;
-  /** Domain events that invalidate this policy's entries, e.g. `['user.updated']`. */
+  /**
+   * Domain events that invalidate this policy's entries, e.g. `['user.updated']` (see
+   * `cache.emit`). An event with ids drops only the entries that declared those rows with a
+   * `row:<Entity>:<id>` tag, and every entry that declared no row of that entity.
+   */
   invalidateOn?: readonly string[];
 }
 
@@ -180,6 +185,8 @@ export interface ResolvedEntry {
   readonly softTimeout: number;
   readonly hardTimeout: number;
   readonly lock: { ttl: number; wait: number; onTimeout: 'load' | 'fail' } | undefined;
+  /** Set when the entry's policy has `invalidateOn`: its entries carry the policy's event tags. */
+  readonly listen: PolicyListener | undefined;
 }
 
 /** Validates a positive integer option. */
@@ -250,6 +257,7 @@ export function resolveEntry(
     softTimeout,
     hardTimeout,
     lock,
+    listen: base?.listen,
   };
 }
 

@@ -8,6 +8,7 @@ import { adaptiveTtl, entryFreshness, type EntryFreshness, wantsEarlyRefresh } f
 import { limitKeyLength } from './keys';
 import { LoadContextImpl, type LoadContext } from './load_context';
 import { runInLoadScope } from './load_scope';
+import { listenerEntryTags } from './domain_events';
 import type { CallOptions, ResolvedEntry } from './options';
 import { type Copier, copierFor } from './shape_copier';
 import { freezeDates } from './readonly_date';
@@ -575,7 +576,12 @@ function tagKeys(
 ): string[] {
   const out = scope.scopeTags.slice();
   const t = settings.tags;
-  const names = typeof t === 'function' ? t(value) : t;
+  let names = typeof t === 'function' ? t(value) : t;
+  const listen = settings.listen;
+  if (listen !== undefined) {
+    const declared = ctx?.declared === undefined ? (names ?? []) : [...(names ?? []), ...ctx.declared];
+    names = [...(names ?? []), ...listenerEntryTags(listen, declared)];
+  }
   if (names !== undefined) for (const n of names) out.push(scope.tagPrefix + n);
   if (ctx?.tags !== undefined) for (const n of ctx.tags) out.push(scope.tagPrefix + n);
   const shared = scope.sharedTagPrefix;

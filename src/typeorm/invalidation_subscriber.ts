@@ -20,6 +20,8 @@ import { anyRowTag, rowTag, tableTag } from '../tags/naming';
 import { currentLoad, watchLoads } from '../engine/load_scope';
 import { isUpsert, readTables, writtenTables } from './sql_writes';
 import { writeBehindFlushOf } from './write_behind_marker';
+import { sqlWriteKinds, type WriteKind, writeEventName } from './write_events';
+import { encodeId } from '../engine/domain_events';
 
 /** Options of the invalidation subscriber. */
 export interface InvalidationOptions {
@@ -46,6 +48,9 @@ type WriteEvent =
  * Every write bumps its table's tag (read by queries). A write whose row ids are known also
  * bumps those rows' tags; one whose rows are unknown bumps the entity's any-row tag instead,
  * which every by-id entry carries. Over-invalidation is safe; a missed one would be the bug.
+ *
+ * With the tags go the domain events `<entity>.inserted|updated|deleted` (see `writeEventName`),
+ * with the ids the write names, for policies wired by `invalidateOn`: bumped in the same call.
  */
 export class CacheInvalidationSubscriber implements EntitySubscriberInterface<ObjectLiteral> {
   private readonly frames = new WeakMap<QueryRunner, Frame[]>();
@@ -110,15 +115,21 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
       const upsert = isUpsert(event.query);
       const flushing = writeBehindFlushOf(event.queryRunner);
       const tags: string[] = [];
+      const events: WriteEvents = new Map();
       for (const t of tables) {
         if (busy?.get(t.tableName) && !upsert) continue;
+        const kinds = sqlWriteKinds(event.query, upsert);
+        for (const k of kinds) addEvent(events, writeEventName(t.name, k), null);
+        if (kinds.includes('deleted')) {
+          for (const child of cascadeChildren(event.connection, t)) childEvents(events, child);
+        }
         // A write-behind flush: the rows' cached entries already hold their newest state (the
         // flusher checks versions after the commit); only query results over the table changed.
         tags.push(tableTag(t.name), ...(flushing?.has(t.name) ? [] : [anyRowTag(t.name)]));
         for (const child of cascadeChildren(event.connection, t))
           tags.push(tableTag(child), anyRowTag(child));
       }
-      if (tags.length > 0) return this.route(event.queryRunner, tags);
+      if (tags.length > 0) return this.route(event.queryRunner, tags, [], events);
     } catch (err) {
       this.options.onError?.(err);
     }
@@ -140,24 +151,26 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   }
 
   afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
-    return this.record(event, [event.entity]);
+    return this.record(event, 'inserted', [event.entity]);
   }
 
   afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
-    return this.record(event, [event.databaseEntity, event.entity]);
+    return this.record(event, 'updated', [event.databaseEntity, event.entity]);
   }
 
   afterRemove(event: RemoveEvent<ObjectLiteral>): Promise<void> {
     // Only a real DELETE fires the database's ON DELETE actions (a soft remove is an UPDATE).
-    return this.record(event, [event.databaseEntity, event.entity], event.entityId, true);
+    return this.record(event, 'deleted', [event.databaseEntity, event.entity], event.entityId, true);
   }
 
   afterSoftRemove(event: SoftRemoveEvent<ObjectLiteral>): Promise<void> {
-    return this.record(event, [event.databaseEntity, event.entity], event.entityId);
+    // Gone from the application's view: a deletion to listeners.
+    return this.record(event, 'deleted', [event.databaseEntity, event.entity], event.entityId);
   }
 
   afterRecover(event: RecoverEvent<ObjectLiteral>): Promise<void> {
-    return this.record(event, [event.databaseEntity, event.entity], event.entityId);
+    // Back in the application's view: an insertion to listeners.
+    return this.record(event, 'inserted', [event.databaseEntity, event.entity], event.entityId);
   }
 
   afterTransactionStart(event: TransactionStartEvent): void {
@@ -181,7 +194,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     const all = new Frame();
     for (const f of frames) all.absorb(f);
     this.frames.delete(qr);
-    await this.flush([...all.tags], all.rows.values());
+    await this.flush([...all.tags], all.rows.values(), all.events);
   }
 
   afterTransactionRollback(event: TransactionRollbackEvent): void {
@@ -211,6 +224,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
 
   private async record(
     event: WriteEvent,
+    kind: WriteKind,
     entities: (ObjectLiteral | undefined)[],
     entityId?: unknown,
     deletes = false,
@@ -219,12 +233,19 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     try {
       // Same as in afterQuery: a write-behind flush's row entries are the flusher's to keep.
       const flushed = writeBehindFlushOf(event.queryRunner)?.has(event.metadata.name);
-      const { tags, ids } = flushed
-        ? { tags: [tableTag(event.metadata.name)], ids: [] }
-        : tagsOf(event.metadata, entities, entityId);
+      const written = tagsOf(event.metadata, entities, entityId);
+      const { tags, ids } = flushed ? { tags: [tableTag(event.metadata.name)], ids: [] } : written;
+      const events: WriteEvents = new Map();
+      addEvent(
+        events,
+        writeEventName(event.metadata.name, kind),
+        written.ids.length > 0 ? written.ids : null,
+      );
       if (deletes) {
-        for (const child of cascadeChildren(event.connection, event.metadata))
+        for (const child of cascadeChildren(event.connection, event.metadata)) {
           tags.push(tableTag(child), anyRowTag(child));
+          childEvents(events, child);
+        }
       }
       const rows = ids.map((id) => ({
         dataSource: event.connection,
@@ -232,7 +253,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
         id,
         removed: deletes,
       }));
-      await this.route(event.queryRunner, tags, rows);
+      await this.route(event.queryRunner, tags, rows, events);
     } catch (err) {
       // Never out of a hook: a cache failure must not turn a committed write into an error.
       this.options.onError?.(err);
@@ -240,21 +261,32 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   }
 
   /** Buffers tags in the open transaction level, or flushes them when there is none. */
-  private async route(qr: QueryRunner, tags: string[], rows: readonly WrittenRow[] = []): Promise<void> {
+  private async route(
+    qr: QueryRunner,
+    tags: string[],
+    rows: readonly WrittenRow[],
+    events: WriteEvents,
+  ): Promise<void> {
     const depth = depthOf(qr);
     if (qr.isTransactionActive && depth > 0) {
       const frames = this.framesOf(qr);
       while (frames.length < depth) frames.push(new Frame());
-      frames[depth - 1].add(tags, rows);
+      frames[depth - 1].add(tags, rows, events);
       return;
     }
-    await this.flush(tags, rows);
+    await this.flush(tags, rows, events);
   }
 
-  private async flush(tags: string[], rows: Iterable<WrittenRow> = []): Promise<void> {
+  private async flush(tags: string[], rows: Iterable<WrittenRow>, events: WriteEvents): Promise<void> {
     if (tags.length === 0) return;
     try {
-      await this.cache.invalidateTags(tags);
+      // One bump for the write's tags and its events' tags: one round trip, one bus message.
+      const all = [...tags];
+      for (const [name, ids] of events) {
+        const payload = ids === null ? undefined : { ids: [...ids.values()] };
+        all.push(...this.cache.domainEventTags(name, payload));
+      }
+      await this.cache.invalidateTags(all);
     } catch (err) {
       this.options.onError?.(err);
       return; // L2 missed the invalidation: writing new state through now could not be trusted
@@ -280,20 +312,44 @@ export interface WrittenRow {
   readonly removed: boolean;
 }
 
-/** What one transaction level wrote: tags to bump and rows to write through. */
+/** Domain events of a write, by name: the ids it names by encoded id, or null when the rows are unknown. */
+type WriteEvents = Map<string, Map<string, unknown> | null>;
+
+/** Adds an event; once any write of it names no rows, the event names none (it reaches every entry). */
+function addEvent(events: WriteEvents, name: string, ids: Iterable<unknown> | null): void {
+  if (ids === null) {
+    events.set(name, null);
+    return;
+  }
+  let m = events.get(name);
+  if (m === null) return;
+  if (m === undefined) events.set(name, (m = new Map()));
+  for (const id of ids) m.set(encodeId(id), id);
+}
+
+/** A parent delete's effect on `child` rows (ON DELETE CASCADE or SET NULL), rows unknown. */
+function childEvents(events: WriteEvents, child: string): void {
+  addEvent(events, writeEventName(child, 'deleted'), null);
+  addEvent(events, writeEventName(child, 'updated'), null);
+}
+
+/** What one transaction level wrote: tags to bump, rows to write through, events to emit. */
 class Frame {
   readonly tags = new Set<string>();
   /** By entity and id: the last write to a row decides (a remove after a save removes). */
   readonly rows = new Map<string, WrittenRow>();
+  readonly events: WriteEvents = new Map();
 
-  add(tags: readonly string[], rows: readonly WrittenRow[]): void {
+  add(tags: readonly string[], rows: readonly WrittenRow[], events: WriteEvents): void {
     for (const t of tags) this.tags.add(t);
     for (const r of rows) this.rows.set(rowTag(r.metadata.name, r.id), r);
+    for (const [name, ids] of events) addEvent(this.events, name, ids === null ? null : ids.values());
   }
 
   absorb(other: Frame): void {
     for (const t of other.tags) this.tags.add(t);
     for (const [k, r] of other.rows) this.rows.set(k, r);
+    for (const [name, ids] of other.events) addEvent(this.events, name, ids === null ? null : ids.values());
   }
 }
 
