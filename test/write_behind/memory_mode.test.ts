@@ -13,6 +13,7 @@ import { dropTables, openWbDb, type WbDb } from './fixture';
 const ITEM = `wb_mem_item_${process.pid}`;
 const NOTE = `wb_mem_note_${process.pid}`;
 const FEATURED = `wb_mem_featured_${process.pid}`;
+const EVENT = `wb_mem_event_${process.pid}`;
 
 @CachePolicy({ strategy: 'write-behind', ttl: '1h' })
 @Entity({ name: ITEM })
@@ -44,13 +45,25 @@ class WbMemFeatured {
   item?: WbMemItem;
 }
 
+/** Dates in a column of default precision (whole seconds on MySQL/MariaDB) and of milliseconds. */
+@CachePolicy({ strategy: 'write-behind', ttl: '1h' })
+@Entity({ name: EVENT })
+class WbMemEvent {
+  @PrimaryColumn('int')
+  id!: number;
+  @Column()
+  at!: Date;
+  @Column({ precision: 3 })
+  exact!: Date;
+}
+
 describe.each(['postgres', 'mariadb'] as const)('write-behind, memory-only (no Redis), on %s', (dbKind) => {
   let db: WbDb;
   let items: CachedRepository<WbMemItem>;
   let wb: WriteBehind | undefined;
 
   beforeAll(async () => {
-    db = await openWbDb([WbMemItem, WbMemNote, WbMemFeatured], { memoryOnly: true, db: dbKind });
+    db = await openWbDb([WbMemItem, WbMemNote, WbMemFeatured, WbMemEvent], { memoryOnly: true, db: dbKind });
     items = db.ck.repository(db.ds.getRepository(WbMemItem));
   });
   afterEach(async () => {
@@ -58,7 +71,7 @@ describe.each(['postgres', 'mariadb'] as const)('write-behind, memory-only (no R
     wb = undefined;
   });
   afterAll(async () => {
-    await dropTables(db.ds, [FEATURED, ITEM, NOTE]);
+    await dropTables(db.ds, [FEATURED, EVENT, ITEM, NOTE]);
     await db.close();
   });
 
@@ -140,5 +153,16 @@ describe.each(['postgres', 'mariadb'] as const)('write-behind, memory-only (no R
     expect(rows.map((r) => r.itemId)).toEqual([30]);
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ entity: 'WbMemFeatured', op: 'save', value: { itemId: 999 } });
+  });
+
+  test('a cached date is the one the database keeps (MySQL/MariaDB cut a DATETIME to its precision)', async () => {
+    wb = startWriteBehind(db.ds, db.cache, { maxDelay: '1h' });
+    const events = db.ck.repository(db.ds.getRepository(WbMemEvent));
+    const when = new Date('2026-03-04T05:06:07.891Z');
+    await events.save({ id: 1, at: when, exact: when });
+    await wb.flush();
+    const stored = await db.ds.getRepository(WbMemEvent).findOneByOrFail({ id: 1 });
+    expect(stored.exact.getTime()).toBe(when.getTime());
+    expect(await events.findOneById(1)).toEqual(stored);
   });
 });
