@@ -18,6 +18,7 @@ import type {
 import type { Cache } from '../cache';
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
 import { currentLoad, watchLoads } from '../engine/load_scope';
+import { generatesIncrementIds, insertIdsMayBeGuessed } from './auto_increment';
 import { commitsDdl, commitsImplicitly } from './implicit_commit';
 import { isUpsert, readTables, writtenTables } from './sql_writes';
 import { writeBehindFlushOf } from './write_behind_marker';
@@ -156,7 +157,14 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   }
 
   afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
-    return this.record(event, [event.entity]);
+    if (!generatesIncrementIds(event.connection, event.metadata)) return this.record(event, [event.entity]);
+    return insertIdsMayBeGuessed(event.connection, event.metadata, event.queryRunner).then(
+      (guessed) => this.record(event, [event.entity], undefined, false, guessed),
+      (err: unknown) => {
+        this.options.onError?.(err);
+        return this.record(event, [event.entity], undefined, false, true);
+      },
+    );
   }
 
   afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
@@ -246,6 +254,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     entities: (ObjectLiteral | undefined)[],
     entityId?: unknown,
     deletes = false,
+    idsGuessed = false,
   ): Promise<void> {
     this.mark(event.queryRunner, event.metadata, -1);
     try {
@@ -254,6 +263,8 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
       const { tags, ids } = flushed
         ? { tags: [tableTag(event.metadata.name)], ids: [] }
         : tagsOf(event.metadata, entities, entityId);
+      // The ids may name other rows than those written: any row may be new.
+      if (idsGuessed && !flushed) tags.push(anyRowTag(event.metadata.name));
       if (deletes) {
         for (const child of cascadeChildren(event.connection, event.metadata))
           tags.push(tableTag(child), anyRowTag(child));

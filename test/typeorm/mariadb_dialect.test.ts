@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { Column, Entity, PrimaryColumn, type DataSource } from 'typeorm';
-import { CachedRepository } from '../../src/typeorm';
+import { Column, DataSource, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { CachedRepository, cachekitTypeOrm } from '../../src/typeorm';
+import { MYSQL_URL } from '../support/services';
 import { openTypeOrm, type TypeOrmFixture } from '../support/typeorm';
 
 /*
@@ -11,6 +12,7 @@ import { openTypeOrm, type TypeOrmFixture } from '../support/typeorm';
 
 const ORDER_TABLE = `ck_my_order_${process.pid}`;
 const LINE_TABLE = `ck_my_line_${process.pid}`;
+const TICKET_TABLE = `ck_my_ticket_${process.pid}`;
 
 @Entity({ name: ORDER_TABLE })
 class MyOrder {
@@ -28,6 +30,14 @@ class MyLine {
   orderId!: number;
   @Column('int')
   price!: number;
+}
+
+@Entity({ name: TICKET_TABLE })
+class MyTicket {
+  @PrimaryGeneratedColumn()
+  id!: number;
+  @Column()
+  title!: string;
 }
 
 class Abort extends Error {}
@@ -138,3 +148,43 @@ describe('MariaDB dialect through the plugin', () => {
     expect(fixture.cache.stats().invalidations).toBe(before);
   });
 });
+
+describe.each(['mysql', 'mariadb'] as const)(
+  'MariaDB auto-increment stepping by more than one (Galera), as TypeORM type %s',
+  (type) => {
+    let fixture: TypeOrmFixture;
+    let ds: DataSource;
+
+    beforeAll(async () => {
+      fixture = await openTypeOrm('mariadb', [MyTicket], `mariadb-step-${type}`);
+      const ck = cachekitTypeOrm(fixture.cache, { onError: (e) => console.error(e) });
+      // One connection, so that the session's step applies to every statement.
+      ds = await new DataSource({
+        type,
+        url: MYSQL_URL,
+        entities: [MyTicket],
+        subscribers: [ck.Subscriber],
+        extra: { connectionLimit: 1 },
+      }).initialize();
+      await ds.query('SET SESSION auto_increment_increment = 2');
+      await ds.query(`TRUNCATE TABLE ${'`'}${TICKET_TABLE}${'`'}`); // ids from 1 again
+    });
+    afterAll(async () => {
+      await ds.destroy();
+      await fixture.close([TICKET_TABLE]);
+    });
+
+    test('a multi-row insert drops the cached misses of the ids it really generated', async () => {
+      const tickets = new CachedRepository(fixture.cache, ds.getRepository(MyTicket));
+      expect(await tickets.findOneById(3)).toBeNull(); // cached: no such row yet
+      const result = await ds.getRepository(MyTicket).insert([{ title: 'a' }, { title: 'b' }]);
+      const real = (await ds.getRepository(MyTicket).find({ order: { id: 'ASC' } })).map((t) => t.id);
+      expect(real).toEqual([1, 3]);
+      // What the hooks are told: read back by RETURNING on MariaDB 10.5+, counted on by one otherwise.
+      expect(result.identifiers).toEqual(
+        type === 'mariadb' ? [{ id: 1 }, { id: 3 }] : [{ id: 1 }, { id: 2 }],
+      );
+      expect(await tickets.findOneById(3)).toMatchObject({ id: 3, title: 'b' });
+    });
+  },
+);
