@@ -19,6 +19,7 @@ import type { WrittenRow } from './invalidation_subscriber';
 import { CacheWriteError } from '../errors';
 import type { WriteBehind } from '../write_behind/write_behind';
 import { writeBehindOf } from './write_behind_registry';
+import { fitDatesToColumns } from './stored_dates';
 
 /** The cache key of one entity row: `entity:<Entity>:<id>` (the id encoded as in its row tag). */
 export function entityKey(metadata: EntityMetadata, id: unknown): string {
@@ -245,6 +246,7 @@ export class CachedRepository<E extends ObjectLiteral> {
               : await this.findOneById(id);
         }
         state = this.repository.create({ ...(base ?? {}), ...definedProps(entity) } as DeepPartial<E>);
+        fitDatesToColumns(this.repository.manager.connection, m, state);
         return state;
       },
     });

@@ -18,6 +18,8 @@ import type {
 import type { Cache } from '../cache';
 import { anyRowTag, rowTag, tableTag } from '../tags/naming';
 import { currentLoad, watchLoads } from '../engine/load_scope';
+import { generatesIncrementIds, insertIdsMayBeGuessed } from './auto_increment';
+import { commitsDdl, commitsImplicitly } from './implicit_commit';
 import { isUpsert, readTables, writtenTables } from './sql_writes';
 import { writeBehindFlushOf } from './write_behind_marker';
 import { sqlWriteKinds, type WriteKind, writeEventName } from './write_events';
@@ -60,6 +62,11 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
    * hook (with row precision), so afterQuery must not treat it as a raw write.
    */
   private readonly inEntityWrite = new WeakMap<QueryRunner, Map<string, number>>();
+  /**
+   * Query runners whose transaction MySQL/MariaDB committed implicitly (DDL): until TypeORM
+   * ends it, each statement commits on its own and is invalidated at once.
+   */
+  private readonly autocommitting = new WeakSet<QueryRunner>();
 
   constructor(
     private readonly cache: Cache,
@@ -102,6 +109,16 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
    * tables are read from the SQL and invalidated whole.
    */
   afterQuery(event: AfterQueryEvent): Promise<void> | void {
+    const qr = event.queryRunner;
+    if (qr === undefined) return;
+    // The commit comes before the statement runs, so a failed DDL has committed too.
+    if (qr.isTransactionActive && commitsDdl(event.connection) && commitsImplicitly(event.query)) {
+      return this.commitImplicitly(qr).then(() => this.afterStatement(event));
+    }
+    return this.afterStatement(event);
+  }
+
+  private afterStatement(event: AfterQueryEvent): Promise<void> | void {
     if (!event.success || event.queryRunner === undefined) return;
     try {
       const tables = writtenTables(event.query, tablesOf(event.connection));
@@ -151,7 +168,15 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   }
 
   afterInsert(event: InsertEvent<ObjectLiteral>): Promise<void> {
-    return this.record(event, 'inserted', [event.entity]);
+    if (!generatesIncrementIds(event.connection, event.metadata))
+      return this.record(event, 'inserted', [event.entity]);
+    return insertIdsMayBeGuessed(event.connection, event.metadata, event.queryRunner).then(
+      (guessed) => this.record(event, 'inserted', [event.entity], undefined, false, guessed),
+      (err: unknown) => {
+        this.options.onError?.(err);
+        return this.record(event, 'inserted', [event.entity], undefined, false, true);
+      },
+    );
   }
 
   afterUpdate(event: UpdateEvent<ObjectLiteral>): Promise<void> {
@@ -175,6 +200,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
 
   afterTransactionStart(event: TransactionStartEvent): void {
     const qr = event.queryRunner;
+    if (depthOf(qr) <= 1) this.autocommitting.delete(qr);
     const frames = this.framesOf(qr);
     // transactionDepth is already the new level here: one frame per open level.
     while (frames.length < depthOf(qr)) frames.push(new Frame());
@@ -182,6 +208,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
 
   async afterTransactionCommit(event: TransactionCommitEvent): Promise<void> {
     const qr = event.queryRunner;
+    if (!qr.isTransactionActive) this.autocommitting.delete(qr);
     const frames = this.frames.get(qr);
     if (frames === undefined) return;
     const level = depthOf(qr); // the level that just committed, counted from 0
@@ -200,11 +227,25 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
   afterTransactionRollback(event: TransactionRollbackEvent): void {
     const qr = event.queryRunner;
     // A failed statement may have left a before* mark without its after*.
-    if (!qr.isTransactionActive) this.inEntityWrite.delete(qr);
+    if (!qr.isTransactionActive) {
+      this.inEntityWrite.delete(qr);
+      this.autocommitting.delete(qr);
+    }
     const frames = this.frames.get(qr);
     if (frames === undefined) return;
     if (!qr.isTransactionActive) this.frames.delete(qr);
     else frames.splice(depthOf(qr)); // ROLLBACK TO SAVEPOINT: drop that level's writes
+  }
+
+  /** The database committed every open level: flush them all, and every later write at once. */
+  private async commitImplicitly(qr: QueryRunner): Promise<void> {
+    this.autocommitting.add(qr);
+    const frames = this.frames.get(qr);
+    if (frames === undefined) return;
+    this.frames.delete(qr);
+    const all = new Frame();
+    for (const f of frames) all.absorb(f);
+    await this.flush([...all.tags], all.rows.values(), all.events);
   }
 
   private mark(qr: QueryRunner | undefined, metadata: EntityMetadata | undefined, delta: number): void {
@@ -228,6 +269,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     entities: (ObjectLiteral | undefined)[],
     entityId?: unknown,
     deletes = false,
+    idsGuessed = false,
   ): Promise<void> {
     this.mark(event.queryRunner, event.metadata, -1);
     try {
@@ -235,11 +277,13 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
       const flushed = writeBehindFlushOf(event.queryRunner)?.has(event.metadata.name);
       const written = tagsOf(event.metadata, entities, entityId);
       const { tags, ids } = flushed ? { tags: [tableTag(event.metadata.name)], ids: [] } : written;
+      // The ids may name other rows than those written: any row may be new.
+      if (idsGuessed && !flushed) tags.push(anyRowTag(event.metadata.name));
       const events: WriteEvents = new Map();
       addEvent(
         events,
         writeEventName(event.metadata.name, kind),
-        written.ids.length > 0 ? written.ids : null,
+        written.ids.length > 0 && !idsGuessed ? written.ids : null,
       );
       if (deletes) {
         for (const child of cascadeChildren(event.connection, event.metadata)) {
@@ -268,7 +312,7 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
     events: WriteEvents,
   ): Promise<void> {
     const depth = depthOf(qr);
-    if (qr.isTransactionActive && depth > 0) {
+    if (qr.isTransactionActive && depth > 0 && !this.autocommitting.has(qr)) {
       const frames = this.framesOf(qr);
       while (frames.length < depth) frames.push(new Frame());
       frames[depth - 1].add(tags, rows, events);

@@ -128,10 +128,13 @@ async function upsert(em: EntityManager, m: EntityMetadata, rows: ObjectLiteral[
         .values(group.slice(i, i + chunk))
         .callListeners(false)
         .updateEntity(false);
-      if (cols.length === 0) qb.orIgnore();
+      // MySQL's INSERT IGNORE would also turn a refused row (foreign key, NOT NULL) into a
+      // warning and drop it unseen: there, a key-only row "updates" its key to itself instead.
+      const keyOnly = cols.length === 0;
+      if (keyOnly && upsertType !== 'on-duplicate-key-update') qb.orIgnore();
       else {
         qb.orUpdate(
-          cols.map((c) => c.databaseName),
+          (keyOnly ? pk : cols).map((c) => c.databaseName),
           pk.map((c) => c.databaseName),
           { upsertType },
         );

@@ -152,3 +152,28 @@ export async function requirePostgres(): Promise<void> {
     await client.end().catch(() => {});
   }
 }
+
+/** The shared MariaDB (or MySQL) the suite uses; tests create and drop their own tables. */
+export const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+const START_MARIADB = 'start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd';
+
+/** Fails loudly, with the command that starts it, when MariaDB does not answer. */
+export async function requireMariaDb(): Promise<void> {
+  const { createConnection } = await import('mysql2/promise');
+  try {
+    const conn = await createConnection({ uri: MYSQL_URL, connectTimeout: 3000 });
+    try {
+      await conn.query('select 1');
+    } finally {
+      await conn.end().catch(() => {});
+    }
+  } catch (err) {
+    throw new Error(
+      `MariaDB is not answering at ${MYSQL_URL} (${(err as Error).message}). Start it with:\n  ${START_MARIADB}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}

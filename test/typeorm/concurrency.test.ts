@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { Column, Entity, PrimaryColumn, type DataSource, type Repository } from 'typeorm';
 import { type Cache, Cacheable } from '../../src';
 import { CachedRepository } from '../../src/typeorm';
-import { openTypeOrm, type TypeOrmFixture } from '../support/typeorm';
+import { type Db, openTypeOrm, type TypeOrmFixture } from '../support/typeorm';
 
 const TABLE = `ck_conc_counter_${process.pid}`;
 const ROWS = 20;
@@ -17,12 +17,12 @@ class Counter {
 }
 
 /**
- * 20 readers through three cached read paths against 5 writers on PostgreSQL. Once writes stop
+ * 20 readers through three cached read paths against 5 writers on PostgreSQL and on MariaDB. Once writes stop
  * and every commit has returned, no cached read may differ from the database: no stale set
  * survives. Reads that returned a version older than one already committed when they began are
  * counted and printed (single-flight joiners of a load that started before a write can see them).
  */
-describe('readers and writers at once on PostgreSQL', () => {
+describe.each<Db>(['postgres', 'mariadb'])('readers and writers at once on %s', (db) => {
   let fixture: TypeOrmFixture;
   let ds: DataSource;
   let cache: Cache;
@@ -37,7 +37,7 @@ describe('readers and writers at once on PostgreSQL', () => {
   }
 
   beforeAll(async () => {
-    fixture = await openTypeOrm('postgres', [Counter], 'concurrency');
+    fixture = await openTypeOrm(db, [Counter], 'concurrency');
     ({ ds, cache } = fixture);
     repo = ds.getRepository(Counter);
     await repo.save(Array.from({ length: ROWS }, (_, i) => ({ id: i + 1, version: 0 })));
@@ -98,7 +98,7 @@ describe('readers and writers at once on PostgreSQL', () => {
     expect(writes).toBeGreaterThan(20);
     expect(reads).toBeGreaterThan(100);
     console.log(
-      `concurrency: ${reads} cached reads, ${writes} writes, ${stale} reads older than a write committed before they began`,
+      `concurrency (${db}): ${reads} cached reads, ${writes} writes, ${stale} reads older than a write committed before they began`,
     );
   });
 });

@@ -214,7 +214,8 @@ const PATHS: readonly WritePath[] = [
   },
   {
     name: 'raw SQL UPDATE',
-    run: (c) => c.em.query(`UPDATE "${c.table}" SET price = 50 WHERE name = 'a'`).then(),
+    run: (c) =>
+      c.em.query(`UPDATE ${c.em.connection.driver.escape(c.table)} SET price = 50 WHERE name = 'a'`).then(),
   },
   {
     // Committed: a committed transaction. Rolled back: a released savepoint whose transaction rolls back.
@@ -273,7 +274,7 @@ function plain(p: WpmProductShape | null | undefined) {
   };
 }
 
-describe.each<Db>(['sqlite', 'postgres'])('write-path matrix on %s', (db) => {
+describe.each<Db>(['sqlite', 'postgres', 'mariadb'])('write-path matrix on %s', (db) => {
   let fixture: TypeOrmFixture;
   let ds: DataSource;
   let cache: Cache;

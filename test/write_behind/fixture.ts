@@ -4,9 +4,17 @@ import { Cache } from '../../src';
 import { cachekitTypeOrm, type CachekitTypeOrm } from '../../src/typeorm';
 import { RedisStore } from '../../src/redis';
 import Redis from 'ioredis';
-import { DATABASE_URL, REDIS_URL, requirePostgres, requireRedis, uniquePrefix } from '../support/services';
+import {
+  DATABASE_URL,
+  MYSQL_URL,
+  REDIS_URL,
+  requireMariaDb,
+  requirePostgres,
+  requireRedis,
+  uniquePrefix,
+} from '../support/services';
 
-/** A PostgreSQL DataSource with the cachekit plugin, and the cache it uses. */
+/** A PostgreSQL (or MariaDB) DataSource with the cachekit plugin, and the cache it uses. */
 export interface WbDb {
   readonly ds: DataSource;
   readonly cache: Cache;
@@ -18,7 +26,9 @@ export interface WbDb {
 
 /** Options of `openWbDb`. */
 export interface WbDbOptions {
-  /** PostgreSQL URL (a proxy's, for outage tests). */
+  /** The database; default PostgreSQL (`createAudit` needs it). */
+  db?: 'postgres' | 'mariadb';
+  /** Database URL (a proxy's, for outage tests). */
   url?: string;
   /** Cache key prefix; two instances of one "application" share it. Default a fresh one. */
   prefix?: string;
@@ -28,9 +38,10 @@ export interface WbDbOptions {
   extra?: Partial<DataSourceOptions>;
 }
 
-/** Opens PostgreSQL with `entities` and a cache (L1 + Redis unless memory-only). */
+/** Opens the database with `entities` and a cache (L1 + Redis unless memory-only). */
 export async function openWbDb(entities: (new () => unknown)[], options: WbDbOptions = {}): Promise<WbDb> {
-  await requirePostgres();
+  const mariadb = options.db === 'mariadb';
+  await (mariadb ? requireMariaDb() : requirePostgres());
   let redis: Redis | undefined;
   if (!options.memoryOnly) {
     await requireRedis();
@@ -43,8 +54,8 @@ export async function openWbDb(entities: (new () => unknown)[], options: WbDbOpt
   });
   const ck = cachekitTypeOrm(cache, { onError: (e) => console.error(e) });
   const ds = new DataSource({
-    type: 'postgres',
-    url: options.url ?? DATABASE_URL,
+    type: mariadb ? 'mariadb' : 'postgres',
+    url: options.url ?? (mariadb ? MYSQL_URL : DATABASE_URL),
     entities,
     synchronize: true,
     subscribers: [ck.Subscriber],
@@ -67,7 +78,8 @@ export async function openWbDb(entities: (new () => unknown)[], options: WbDbOpt
 
 /** Drops tables (and the audit function) by name. */
 export async function dropTables(ds: DataSource, tables: readonly string[]): Promise<void> {
-  for (const t of tables) await ds.query(`DROP TABLE IF EXISTS "${t}" CASCADE`);
+  // MySQL accepts and ignores CASCADE; the order of `tables` must respect foreign keys there.
+  for (const t of tables) await ds.query(`DROP TABLE IF EXISTS ${ds.driver.escape(t)} CASCADE`);
 }
 
 /**

@@ -1,11 +1,19 @@
 import 'reflect-metadata';
-import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-import { CachePolicy, CacheWriteError, MemoryWriteQueue, type WriteBehind } from '../../src';
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  CachePolicy,
+  CacheWriteError,
+  MemoryWriteQueue,
+  type WriteBehind,
+  type WriteBehindEventMap,
+} from '../../src';
 import { CachedRepository, startWriteBehind } from '../../src/typeorm';
 import { dropTables, openWbDb, type WbDb } from './fixture';
 
 const ITEM = `wb_mem_item_${process.pid}`;
 const NOTE = `wb_mem_note_${process.pid}`;
+const FEATURED = `wb_mem_featured_${process.pid}`;
+const EVENT = `wb_mem_event_${process.pid}`;
 
 @CachePolicy({ strategy: 'write-behind', ttl: '1h' })
 @Entity({ name: ITEM })
@@ -26,13 +34,36 @@ class WbMemNote {
   text!: string;
 }
 
-describe('write-behind, memory-only (no Redis)', () => {
+/** A row of primary-key columns only (nothing to update on a conflict), tied to an item by a foreign key. */
+@CachePolicy({ strategy: 'write-behind', ttl: '1h' })
+@Entity({ name: FEATURED })
+class WbMemFeatured {
+  @PrimaryColumn('int')
+  itemId!: number;
+  @ManyToOne(() => WbMemItem, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'itemId' })
+  item?: WbMemItem;
+}
+
+/** Dates in a column of default precision (whole seconds on MySQL/MariaDB) and of milliseconds. */
+@CachePolicy({ strategy: 'write-behind', ttl: '1h' })
+@Entity({ name: EVENT })
+class WbMemEvent {
+  @PrimaryColumn('int')
+  id!: number;
+  @Column()
+  at!: Date;
+  @Column({ precision: 3 })
+  exact!: Date;
+}
+
+describe.each(['postgres', 'mariadb'] as const)('write-behind, memory-only (no Redis), on %s', (dbKind) => {
   let db: WbDb;
   let items: CachedRepository<WbMemItem>;
   let wb: WriteBehind | undefined;
 
   beforeAll(async () => {
-    db = await openWbDb([WbMemItem, WbMemNote], { memoryOnly: true });
+    db = await openWbDb([WbMemItem, WbMemNote, WbMemFeatured, WbMemEvent], { memoryOnly: true, db: dbKind });
     items = db.ck.repository(db.ds.getRepository(WbMemItem));
   });
   afterEach(async () => {
@@ -40,7 +71,7 @@ describe('write-behind, memory-only (no Redis)', () => {
     wb = undefined;
   });
   afterAll(async () => {
-    await dropTables(db.ds, [ITEM, NOTE]);
+    await dropTables(db.ds, [FEATURED, EVENT, ITEM, NOTE]);
     await db.close();
   });
 
@@ -105,5 +136,33 @@ describe('write-behind, memory-only (no Redis)', () => {
     expect(await items.findOneById(20)).toMatchObject({ name: 'armchair', price: 31 });
     await wb.flush();
     expect(await inDb(20)).toMatchObject({ name: 'armchair', price: 31 });
+  });
+
+  test('a row of key columns only is flushed, and one its foreign key refuses is dead-lettered, not dropped', async () => {
+    wb = startWriteBehind(db.ds, db.cache, { maxDelay: '1h' });
+    const featured = db.ck.repository(db.ds.getRepository(WbMemFeatured));
+    const letters: WriteBehindEventMap['deadLetter'][] = [];
+    wb.on('deadLetter', (d) => letters.push(d));
+    await items.save({ id: 30, name: 'sofa', price: 300 });
+    await wb.flush();
+    await featured.save({ itemId: 30 });
+    await featured.save({ itemId: 30 }); // again: a conflict on the key, nothing to update
+    await featured.save({ itemId: 999 }); // no such item
+    await wb.flush();
+    const rows = await db.ds.getRepository(WbMemFeatured).find({ order: { itemId: 'ASC' } });
+    expect(rows.map((r) => r.itemId)).toEqual([30]);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ entity: 'WbMemFeatured', op: 'save', value: { itemId: 999 } });
+  });
+
+  test('a cached date is the one the database keeps (MySQL/MariaDB cut a DATETIME to its precision)', async () => {
+    wb = startWriteBehind(db.ds, db.cache, { maxDelay: '1h' });
+    const events = db.ck.repository(db.ds.getRepository(WbMemEvent));
+    const when = new Date('2026-03-04T05:06:07.891Z');
+    await events.save({ id: 1, at: when, exact: when });
+    await wb.flush();
+    const stored = await db.ds.getRepository(WbMemEvent).findOneByOrFail({ id: 1 });
+    expect(stored.exact.getTime()).toBe(when.getTime());
+    expect(await events.findOneById(1)).toEqual(stored);
   });
 });
