@@ -67,6 +67,60 @@ export interface CacheStats {
   };
   /** The cross-process load lock. */
   locks: { acquired: number; waits: number; timeouts: number };
+  /**
+   * Lookups per namespace: `_` is the root, `orders.archive` a nested one; tenants count in
+   * their namespace. Past 100 names, the rest are counted together under `~other`.
+   */
+  namespaces: Record<string, NamespaceStats>;
+}
+
+/** Lookups of one namespace, in `CacheStats.namespaces`. */
+export interface NamespaceStats {
+  /** Hits from either layer. */
+  hits: number;
+  /** Lookups no layer could answer. */
+  misses: number;
+  l1: { hits: number; misses: number };
+  l2: { hits: number; misses: number };
+}
+
+/** Mutable lookup counters of one namespace; its scopes hold them, so a hit costs one increment. */
+export class NamespaceCounters {
+  l1Hits = 0;
+  l1Misses = 0;
+  l2Hits = 0;
+  l2Misses = 0;
+  misses = 0;
+
+  snapshot(): NamespaceStats {
+    return {
+      hits: this.l1Hits + this.l2Hits,
+      misses: this.misses,
+      l1: { hits: this.l1Hits, misses: this.l1Misses },
+      l2: { hits: this.l2Hits, misses: this.l2Misses },
+    };
+  }
+}
+
+/** Distinct namespace names counted apart; namespaces made per request must not grow memory. */
+const MAX_NAMESPACES = 100;
+/** Where namespaces past the limit are counted. `~` cannot start a namespace name. */
+const OTHER_NAMESPACES = '~other';
+
+/**
+ * The name a namespace path is counted under: `_` for the root (as in keys), tenant segments
+ * (`@id`) left out so that tenants do not multiply the names.
+ */
+export function namespaceLabel(path: string): string {
+  // A tenant is a segment of its own (`@id.orders`) or a suffix of one (`orders@id`).
+  const name = path.includes('@')
+    ? path
+        .split('.')
+        .map((seg) => seg.replace(/@.*$/, ''))
+        .filter((seg) => seg !== '')
+        .join('.')
+    : path;
+  return name === '' ? '_' : name;
 }
 
 /** Mutable counters behind `CacheStats`; shared by a cache and all its namespaces. */
@@ -107,6 +161,22 @@ export class StatsCounters {
   busReconnects = 0;
   private readonly busLags: number[] = [];
   private busLagAt = 0;
+  private readonly byNamespace = new Map<string, NamespaceCounters>();
+
+  /** The counters of a namespace path (see `namespaceLabel`), shared by every scope of that name. */
+  namespace(path: string): NamespaceCounters {
+    let label = namespaceLabel(path);
+    let c = this.byNamespace.get(label);
+    if (c !== undefined) return c;
+    if (this.byNamespace.size >= MAX_NAMESPACES) {
+      label = OTHER_NAMESPACES;
+      c = this.byNamespace.get(label);
+      if (c !== undefined) return c;
+    }
+    c = new NamespaceCounters();
+    this.byNamespace.set(label, c);
+    return c;
+  }
 
   /** Records one message's send-to-receive delay (a ring of the last 1,000). */
   recordBusLag(ms: number): void {
@@ -189,6 +259,7 @@ export class StatsCounters {
         lagMs: { p50: this.busLagPercentile(0.5), p99: this.busLagPercentile(0.99) },
       },
       locks: { acquired: this.locksAcquired, waits: this.lockWaits, timeouts: this.lockTimeouts },
+      namespaces: Object.fromEntries([...this.byNamespace].map(([name, c]) => [name, c.snapshot()])),
     };
   }
 }
