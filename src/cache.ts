@@ -159,20 +159,15 @@ export class Cache {
     // The L2 name (hashed when long) is only built past L1.
     const keys = { l1: l1Key, full: fullKeyOf(stack, this.scope, user) };
     const counts = this.scope.counts;
-    if (stack.l1 !== undefined) {
-      stack.stats.l1Misses++;
-      counts.l1Misses++;
-    }
+    if (stack.l1 !== undefined) counts.l1Misses++;
     if (stack.l2 !== undefined && !stack.closed) {
       const r = await stack.readL2(keys.full);
       if (r?.kind === 'hit') {
         const f = fillFromL2(stack, counts, keys, r.data, r.remainingMs, r.entry);
         if (f !== undefined && f.stale === undefined) return { value: f.value as T, layer: 'l2' };
       } else if (r?.kind === 'stale') stack.stats.l2Stale++;
-      stack.stats.l2Misses++;
       counts.l2Misses++;
     }
-    stack.stats.misses++;
     counts.misses++;
     if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
     return undefined;

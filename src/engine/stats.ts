@@ -123,13 +123,9 @@ export function namespaceLabel(path: string): string {
   return name === '' ? '_' : name;
 }
 
-/** Mutable counters behind `CacheStats`; shared by a cache and all its namespaces. */
+/** Mutable counters behind `CacheStats`, shared by a cache and all its namespaces; lookups are counted per namespace. */
 export class StatsCounters {
-  l1Hits = 0;
-  l1Misses = 0;
   l1Evictions = 0;
-  l2Hits = 0;
-  l2Misses = 0;
   l2Stale = 0;
   l2Errors = 0;
   l2Timeouts = 0;
@@ -154,8 +150,6 @@ export class StatsCounters {
   locksAcquired = 0;
   lockWaits = 0;
   lockTimeouts = 0;
-  hits = 0;
-  misses = 0;
   busPublished = 0;
   busReceived = 0;
   busReconnects = 0;
@@ -207,21 +201,33 @@ export class StatsCounters {
     pendingInvalidations = 0,
     busLive = false,
   ): CacheStats {
-    const lookups = this.hits + this.misses;
+    // Lookups are counted once, per namespace (one increment on a hit); the totals are their sums.
+    const t = new NamespaceCounters();
+    const namespaces: Record<string, NamespaceStats> = {};
+    for (const [name, c] of this.byNamespace) {
+      t.l1Hits += c.l1Hits;
+      t.l1Misses += c.l1Misses;
+      t.l2Hits += c.l2Hits;
+      t.l2Misses += c.l2Misses;
+      t.misses += c.misses;
+      namespaces[name] = c.snapshot();
+    }
+    const hits = t.l1Hits + t.l2Hits;
+    const lookups = hits + t.misses;
     return {
-      hits: this.hits,
-      misses: this.misses,
-      hitRatio: lookups === 0 ? 0 : this.hits / lookups,
+      hits,
+      misses: t.misses,
+      hitRatio: lookups === 0 ? 0 : hits / lookups,
       l1: {
-        hits: this.l1Hits,
-        misses: this.l1Misses,
+        hits: t.l1Hits,
+        misses: t.l1Misses,
         entries: l1Entries,
         bytes: l1Bytes,
         evictions: this.l1Evictions,
       },
       l2: {
-        hits: this.l2Hits,
-        misses: this.l2Misses,
+        hits: t.l2Hits,
+        misses: t.l2Misses,
         stale: this.l2Stale,
         errors: this.l2Errors,
         timeouts: this.l2Timeouts,
@@ -259,7 +265,7 @@ export class StatsCounters {
         lagMs: { p50: this.busLagPercentile(0.5), p99: this.busLagPercentile(0.99) },
       },
       locks: { acquired: this.locksAcquired, waits: this.lockWaits, timeouts: this.lockTimeouts },
-      namespaces: Object.fromEntries([...this.byNamespace].map(([name, c]) => [name, c.snapshot()])),
+      namespaces,
     };
   }
 }

@@ -78,10 +78,8 @@ export function l1Lookup(stack: CacheStack, scope: Scope, key: string, l1Key: st
   return undefined;
 }
 
-/** Counts an L1 hit and tells listeners. */
+/** Counts an L1 hit (once, in its namespace: the totals are sums) and tells listeners. */
 export function countL1Hit(stack: CacheStack, scope: Scope, key: string): void {
-  stack.stats.l1Hits++;
-  stack.stats.hits++;
   scope.counts.l1Hits++;
   if (stack.events.hasHit) stack.events.emit('hit', { key: fullKeyOf(stack, scope, key), layer: 'l1' });
 }
@@ -97,10 +95,7 @@ export function loadThrough<T>(
   loader: Loader<T>,
   options: CallOptions<T> | undefined,
 ): Promise<T> {
-  if (stack.l1 !== undefined) {
-    stack.stats.l1Misses++;
-    scope.counts.l1Misses++;
-  }
+  if (stack.l1 !== undefined) scope.counts.l1Misses++;
   let hard: number;
   try {
     hard = hardTimeoutOf(stack, options);
@@ -318,7 +313,6 @@ async function runFlight<T>(
         seq = r.seq;
       }
     }
-    stack.stats.l2Misses++;
     scope.counts.l2Misses++;
   } else if (!refresh) {
     // Memory only: an invalidated entry kept for graceOnInvalidate is served while it reloads.
@@ -327,7 +321,6 @@ async function runFlight<T>(
   }
   // Options are resolved only now that a load is certain: hits never pay for them.
   const settings = stack.resolve(options);
-  stack.stats.misses++;
   scope.counts.misses++;
   if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
 
@@ -541,8 +534,6 @@ export function fillFromL2(
 ): Flight | undefined {
   const d = stack.decode(keys.full, data, entry);
   if (d === undefined) return undefined;
-  stack.stats.l2Hits++;
-  stack.stats.hits++;
   counts.l2Hits++;
   if (stack.events.hasHit) stack.events.emit('hit', { key: keys.full, layer: 'l2' });
   const { value, header } = d;
