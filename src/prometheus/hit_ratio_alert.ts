@@ -47,7 +47,7 @@ export interface HitRatioRecoveryInfo {
 export interface HitRatioAlertOptions {
   /** Length of the sliding window. Default `'5m'`. */
   window?: Duration;
-  /** How often the ratio is checked. Default a tenth of the window, at least 1 s. */
+  /** How often the ratio is checked. Default a tenth of the window, at least 1 s (at most the window). */
   interval?: Duration;
   /** Lookups a window needs before it is judged: an idle cache never alerts. Default 100. */
   minSamples?: number;
@@ -201,7 +201,7 @@ function resolve(options: HitRatioAlertOptions): Resolved {
   const windowMs = parseDuration('window', options.window ?? '5m');
   const intervalMs =
     options.interval === undefined
-      ? Math.max(1000, Math.round(windowMs / 10))
+      ? Math.min(windowMs, Math.max(1000, Math.round(windowMs / 10)))
       : parseDuration('interval', options.interval);
   if (intervalMs > windowMs)
     throw new CacheConfigError('interval', options.interval, 'must not be longer than the window');

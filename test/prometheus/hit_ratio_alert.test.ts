@@ -225,6 +225,8 @@ describe('hitRatioAlert', () => {
     expect(() => hitRatioAlert(cache, { onAlert, window: 'a while' })).toThrow(/"window"/);
     expect(() => hitRatioAlert(cache, { onAlert, minSamples: 0 })).toThrow(/"minSamples"/);
     expect(() => hitRatioAlert(cache, { onAlert, namespace: '' })).toThrow(/"namespace"/);
+    // A short window brings its own interval.
+    hitRatioAlert(cache, { onAlert, window: 500 }).stop();
     await cache.close();
   });
 });
