@@ -123,7 +123,7 @@ export function namespaceLabel(path: string): string {
   return name === '' ? '_' : name;
 }
 
-/** Mutable counters behind `CacheStats`, shared by a cache and all its namespaces; lookups are counted per namespace. */
+/** Mutable counters behind `CacheStats`, shared by a cache and its namespaces (lookups: per namespace). */
 export class StatsCounters {
   l1Evictions = 0;
   l2Stale = 0;
