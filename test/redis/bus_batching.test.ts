@@ -50,8 +50,12 @@ describe('bus: drops of one tick in one message', () => {
     await Promise.all(keys.map((k) => a.set(k, 'new')));
     expect(await until(() => b.stats().bus.received > receivedBefore)).toBe(true);
     await sleep(50);
-    expect(a.stats().bus.published - publishedBefore).toBe(1);
-    expect(b.stats().bus.received - receivedBefore).toBe(1);
+    // One message when the 20 writes finish in one tick; a loaded machine may split their replies
+    // over a tick or two, but never anywhere near one message per write.
+    const published = a.stats().bus.published - publishedBefore;
+    expect(published).toBeGreaterThanOrEqual(1);
+    expect(published).toBeLessThanOrEqual(3);
+    expect(b.stats().bus.received - receivedBefore).toBe(published);
     for (const k of keys) expect(await b.get(k)).toBe('new');
   });
 
