@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { Column, Entity, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-import { CachePolicy, CacheWriteError, MemoryWriteQueue, type WriteBehind } from '../../src';
+import { Cache, CachePolicy, CacheWriteError, MemoryWriteQueue, type WriteBehind } from '../../src';
 import { CachedRepository, startWriteBehind } from '../../src/typeorm';
 import { dropTables, openWbDb, type WbDb } from './fixture';
 
@@ -105,5 +105,16 @@ describe('write-behind, memory-only (no Redis)', () => {
     expect(await items.findOneById(20)).toMatchObject({ name: 'armchair', price: 31 });
     await wb.flush();
     expect(await inDb(20)).toMatchObject({ name: 'armchair', price: 31 });
+  });
+
+  test('cache.close() closes a write-behind on that cache first: its pending writes reach the database', async () => {
+    const own = new Cache();
+    const wbOwn = startWriteBehind(db.ds, own, { maxDelay: '1h' });
+    await new CachedRepository(own, db.ds.getRepository(WbMemItem)).save({ id: 40, name: 'late', price: 4 });
+    expect(await inDb(40)).toBeNull();
+    await own.close();
+    expect(wbOwn.closed).toBe(true);
+    expect(await inDb(40)).toMatchObject({ id: 40, name: 'late', price: 4 });
+    expect(wbOwn.stats()).toMatchObject({ enqueued: 1, flushed: 1 });
   });
 });
