@@ -5,12 +5,20 @@ import pkg from '../package.json';
 describe('package layout', () => {
   test('exports the engine, the Redis store and the Keyv store as subpaths', () => {
     expect(Object.keys(pkg.exports)).toEqual(
-      expect.arrayContaining(['.', './redis', './keyv', './typeorm', './config']),
+      expect.arrayContaining(['.', './redis', './keyv', './typeorm', './config', './nestjs']),
     );
   });
 
-  test('ioredis, keyv and typeorm are optional peer dependencies, not dependencies', () => {
-    for (const peer of ['ioredis', 'keyv', 'typeorm']) {
+  test('ioredis, keyv, typeorm, the @nestjs packages and rxjs are optional peer dependencies, not dependencies', () => {
+    for (const peer of [
+      'ioredis',
+      'keyv',
+      'typeorm',
+      '@nestjs/common',
+      '@nestjs/core',
+      '@nestjs/typeorm',
+      'rxjs',
+    ]) {
       expect(pkg.peerDependencies).toHaveProperty(peer);
       expect(pkg.peerDependenciesMeta).toHaveProperty([peer, 'optional'], true);
       expect((pkg as { dependencies: Record<string, string> }).dependencies).not.toHaveProperty(peer);
@@ -20,7 +28,7 @@ describe('package layout', () => {
   test('the main entry loads none of the optional peers', () => {
     const script = `
       require('./src');
-      const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(ioredis|keyv|@keyv|typeorm)\\//.test(k));
+      const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(ioredis|keyv|@keyv|typeorm|@nestjs|rxjs)\\//.test(k));
       process.stdout.write(JSON.stringify(loaded));`;
     const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
       cwd: join(__dirname, '..'),
