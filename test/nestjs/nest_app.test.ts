@@ -67,6 +67,15 @@ describe('NestJS: CachekitModule in a real application (PostgreSQL, Redis, super
     expect(r.routeCallsAfterWrite).toBe(3);
   });
 
+  test('a route without tags is invalidated by a write to the rows its handler read (dependency capture)', () => {
+    expect(r.autoCallsBeforeWrite).toBe(1);
+    expect(r.autoBodies).toEqual([
+      { id: 1, name: 'lamp' },
+      { id: 1, name: 'lamp v2' },
+    ]);
+    expect(r.autoCallsAfterWrite).toBe(2);
+  });
+
   test('interpolated route tags invalidate; errors are never cached; @NoCache passes through', () => {
     expect(r.routeCallsAfterTagInvalidation).toBe(4);
     expect(r.errorStatuses).toEqual([404, 404]);

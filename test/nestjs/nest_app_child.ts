@@ -183,6 +183,14 @@ class ProductController {
     return { ...p, v: v ?? null };
   }
 
+  /** No tags: what the handler reads through TypeORM tags the response (dependency capture). */
+  @Get('auto/:id')
+  @UseInterceptors(CacheRouteInterceptor)
+  async auto(@Param('id', ParseIntPipe) id: number) {
+    this.calls.hit('auto');
+    return this.repo.findOneBy({ id });
+  }
+
   @Get('live/:id')
   @UseInterceptors(CacheRouteInterceptor)
   @NoCache()
@@ -268,7 +276,13 @@ async function main(): Promise<void> {
   const g1 = await request(http).get('/products/1');
   const g2 = await request(http).get('/products/1');
   out.serviceCallsAfterTwoGets = calls.n.service;
+  const a1 = await request(http).get('/auto/1');
+  await request(http).get('/auto/1');
+  out.autoCallsBeforeWrite = calls.n.auto;
   const put = await request(http).put('/products/1').send({ name: 'lamp v2' });
+  const a2 = await request(http).get('/auto/1');
+  out.autoBodies = [a1.body, a2.body];
+  out.autoCallsAfterWrite = calls.n.auto;
   const g3 = await request(http).get('/products/1');
   out.productBodies = [g1.body, g2.body, g3.body];
   out.putStatus = put.status;
