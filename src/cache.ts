@@ -42,6 +42,22 @@ const NAMESPACE_NAME = /^[A-Za-z0-9_-]+$/;
 /** Namespaces share their root's warming, as they share its stack. */
 const warmings = new WeakMap<CacheStack, Warming>();
 
+/** Work that must finish while the cache is still open (write-behind flushes), per stack. */
+const closeHooks = new WeakMap<CacheStack, Set<() => Promise<void>>>();
+
+/**
+ * Runs `hook` at the start of `cache.close()` (of the cache or any namespace of its root),
+ * while the cache still serves reads and invalidations. Returns a function that removes it.
+ * Integrations use it so that closing the cache never strands their background work.
+ */
+export function beforeCacheClose(cache: Cache, hook: () => Promise<void>): () => void {
+  const stack = cache['stack'];
+  let set = closeHooks.get(stack);
+  if (set === undefined) closeHooks.set(stack, (set = new Set()));
+  set.add(hook);
+  return () => set.delete(hook);
+}
+
 /**
  * A two-tier cache: an in-process L1 over an optional shared L2, with versioned tags,
  * single-flight loading and namespaces. Create one per application and pass it around.
@@ -377,11 +393,17 @@ export class Cache {
   /**
    * Stops the cache: warming schedules and replay recording stop (the last call counts are
    * flushed), later `getOrLoad` calls run their loader directly, and the L2 store is closed.
-   * Call it once, on the root cache, at shutdown.
+   * A write-behind writing to this cache is closed first (its queue flushed) while the cache
+   * can still take the flush's invalidations. Call it once, on the root cache, at shutdown.
    */
   async close(): Promise<void> {
     const stack = this.stack;
     if (stack.closed) return;
+    const hooks = closeHooks.get(stack);
+    if (hooks !== undefined) {
+      closeHooks.delete(stack);
+      await Promise.allSettled([...hooks].map((h) => h()));
+    }
     // Schedules and the heat flush timer stop first; the last counts are flushed while L2 is open.
     await this.warming.close();
     if (stack.closed) return;

@@ -5,12 +5,21 @@ import pkg from '../package.json';
 describe('package layout', () => {
   test('exports the engine, the Redis store and the Keyv store as subpaths', () => {
     expect(Object.keys(pkg.exports)).toEqual(
-      expect.arrayContaining(['.', './redis', './keyv', './typeorm', './config', './prometheus']),
+      expect.arrayContaining(['.', './redis', './keyv', './typeorm', './config', './prometheus', './nestjs']),
     );
   });
 
-  test('ioredis, keyv, typeorm and prom-client are optional peer dependencies, not dependencies', () => {
-    for (const peer of ['ioredis', 'keyv', 'typeorm', 'prom-client']) {
+  test('ioredis, keyv, typeorm, prom-client, the @nestjs packages and rxjs are optional peer dependencies, not dependencies', () => {
+    for (const peer of [
+      'ioredis',
+      'keyv',
+      'typeorm',
+      'prom-client',
+      '@nestjs/common',
+      '@nestjs/core',
+      '@nestjs/typeorm',
+      'rxjs',
+    ]) {
       expect(pkg.peerDependencies).toHaveProperty(peer);
       expect(pkg.peerDependenciesMeta).toHaveProperty([peer, 'optional'], true);
       expect((pkg as { dependencies: Record<string, string> }).dependencies).not.toHaveProperty(peer);
@@ -20,7 +29,7 @@ describe('package layout', () => {
   test('the main entry loads none of the optional peers', () => {
     const script = `
       require('./src');
-      const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(ioredis|keyv|@keyv|typeorm|prom-client)\\//.test(k));
+      const loaded = Object.keys(require.cache).filter((k) => /node_modules\\/(ioredis|keyv|@keyv|typeorm|prom-client|@nestjs|rxjs)\\//.test(k));
       process.stdout.write(JSON.stringify(loaded));`;
     const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
       cwd: join(__dirname, '..'),
@@ -32,7 +41,7 @@ describe('package layout', () => {
   test('cachekit/prometheus loads prom-client, and only it of the optional peers', () => {
     const script = `
       require('./src/prometheus');
-      const loaded = Object.keys(require.cache).map((k) => /node_modules\\/(ioredis|keyv|@keyv|typeorm|prom-client)\\//.exec(k)?.[1]).filter(Boolean);
+      const loaded = Object.keys(require.cache).map((k) => /node_modules\\/(ioredis|keyv|@keyv|typeorm|prom-client|@nestjs|rxjs)\\//.exec(k)?.[1]).filter(Boolean);
       process.stdout.write(JSON.stringify([...new Set(loaded)]));`;
     const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
       cwd: join(__dirname, '..'),

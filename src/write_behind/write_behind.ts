@@ -1,4 +1,4 @@
-import type { Cache } from '../cache';
+import { beforeCacheClose, type Cache } from '../cache';
 import { CacheTimeoutError, CacheWriteError } from '../errors';
 import { parseDuration, type Duration } from '../engine/duration';
 import { CacheSync } from './cache_sync';
@@ -67,6 +67,7 @@ export class WriteBehind {
   private stopped = false;
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private readonly sync: CacheSync;
+  private readonly unhookCacheClose: () => void;
 
   constructor(
     /** The cache the written rows are shown in. */
@@ -80,6 +81,8 @@ export class WriteBehind {
     this.sync = new CacheSync(cache, target, this.queue, this.serial);
     this.loop = new FlushLoop(this.queue, target, this.sync, this.options, this.counters, this.events);
     this.loop.start();
+    // Closing the cache first would strand pending writes (their flush needs the cache open).
+    this.unhookCacheClose = beforeCacheClose(cache, () => this.close());
     if (this.options.shutdownHook) this.installShutdownHook();
   }
 
@@ -190,6 +193,7 @@ export class WriteBehind {
   }
 
   private async shutdown(): Promise<void> {
+    this.unhookCacheClose();
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.signalHandlers.clear();
     try {

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 import {
+  Cache,
   CachePolicy,
   CacheWriteError,
   MemoryWriteQueue,
@@ -164,5 +165,16 @@ describe.each(['postgres', 'mariadb'] as const)('write-behind, memory-only (no R
     const stored = await db.ds.getRepository(WbMemEvent).findOneByOrFail({ id: 1 });
     expect(stored.exact.getTime()).toBe(when.getTime());
     expect(await events.findOneById(1)).toEqual(stored);
+  });
+
+  test('cache.close() closes a write-behind on that cache first: its pending writes reach the database', async () => {
+    const own = new Cache();
+    const wbOwn = startWriteBehind(db.ds, own, { maxDelay: '1h' });
+    await new CachedRepository(own, db.ds.getRepository(WbMemItem)).save({ id: 40, name: 'late', price: 4 });
+    expect(await inDb(40)).toBeNull();
+    await own.close();
+    expect(wbOwn.closed).toBe(true);
+    expect(await inDb(40)).toMatchObject({ id: 40, name: 'late', price: 4 });
+    expect(wbOwn.stats()).toMatchObject({ enqueued: 1, flushed: 1 });
   });
 });
