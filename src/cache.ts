@@ -7,6 +7,7 @@ import { argsKey } from './engine/keys';
 import { type CacheOptions, type CallOptions, validateTags } from './engine/options';
 import type { CacheStats } from './engine/stats';
 import { type DomainEventPayload, eventTags, payloadIds, validateEventName } from './engine/domain_events';
+import { enclosingLoad } from './engine/load_scope';
 import {
   countL1Hit,
   type EntryKeys,
@@ -143,15 +144,18 @@ export class Cache {
     const stack = this.stack;
     const scope = this.scope;
     const l1Key = l1KeyOf(scope, k);
+    // A call made inside another entry's loader: that entry depends on this one's tags.
+    const outer = enclosingLoad();
     const e = l1Lookup(stack, scope, k, l1Key);
     if (e !== undefined) {
       countL1Hit(stack, scope, k);
+      if (outer !== undefined && e.tags !== undefined) outer.addTagKeys(e.tags);
       if (e.fresh !== undefined) return freshHit(stack, scope, k, l1Key, e, loader, options);
       return Promise.resolve(e.copy(e.value) as T);
     }
     const full = fullKeyOf(stack, scope, k);
     if (stack.closed) return Promise.resolve().then(() => loader(closedContext(full)));
-    return loadThrough(stack, scope, { l1: l1Key, full }, loader, options);
+    return loadThrough(stack, scope, { l1: l1Key, full }, loader, options, outer);
   }
 
   /** Returns the cached value of `key`, or `undefined` on a miss (a cached `null` is returned as `null`). */

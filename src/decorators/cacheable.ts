@@ -3,6 +3,7 @@ import type { CacheKey } from '../cache';
 import type { LoadContext } from '../engine/load_context';
 import type { CallOptions } from '../engine/options';
 import { CacheConfigError } from '../errors';
+import { watchLoads } from '../engine/load_scope';
 import { registerCacheableMethod } from '../warming/cacheable_methods';
 import type { CallSite } from '../warming/heat_recorder';
 import { tableTag } from '../tags/naming';
@@ -55,6 +56,10 @@ interface State {
 export function Cacheable<A extends any[] = any[], R = any>(
   options: CacheableOptions<A, R> = {},
 ): TypedMethodDecorator<A> {
+  // A decorated method that calls another one must depend on its tags: that needs the load
+  // scope (see load_scope.ts), which costs every promise a little once on, so only apps that
+  // use decorators (or an integration) turn it on.
+  watchLoads();
   const tagOption = options.tags;
   if (tagOption !== undefined && typeof tagOption !== 'function') {
     if (!Array.isArray(tagOption))

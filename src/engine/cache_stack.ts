@@ -565,6 +565,8 @@ export interface Flight {
   readonly early?: boolean;
   /** The entry's TTL adapts to reads: count this one. */
   readonly adaptive?: boolean;
+  /** The entry's full tag keys, for a load this call is nested in. */
+  readonly tags?: readonly string[];
 }
 
 function isStore(x: unknown): x is Store {

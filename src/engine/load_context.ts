@@ -18,6 +18,15 @@ export interface LoadContext {
   doNotCache(): void;
 }
 
+/** What the load scope holds: the context integrations see, plus the engine's own door for nested entries. */
+export interface CaptureView extends LoadContext {
+  /**
+   * Adds the full tag keys of a cached entry this load used (a nested cached call): the entry
+   * being built depends on everything that one depends on.
+   */
+  addTagKeys(keys: readonly string[]): void;
+}
+
 /** The concrete context; its fields are read by the engine after the loader settles. */
 export class LoadContextImpl implements LoadContext {
   ttl: number | undefined;
@@ -25,6 +34,8 @@ export class LoadContextImpl implements LoadContext {
   /** Row tags the loader declared itself (not captured from what it read): event id matching uses them. */
   declared: string[] | undefined;
   skip = false;
+  /** Full tag keys of nested cached entries the loader used, kept as they are. */
+  tagKeys: string[] | undefined;
 
   constructor(readonly key: string) {}
 
@@ -50,12 +61,15 @@ export class LoadContextImpl implements LoadContext {
    * The context integrations see through `currentLoad()`: tags they add count as captured
    * dependencies, which a list reads too, so they must not mark the entry as being about a row.
    */
-  captureView(): LoadContext {
+  captureView(): CaptureView {
     return {
       key: this.key,
       setTtl: (ttl) => this.setTtl(ttl),
       addTags: (...tags) => this.captureTags(tags),
       doNotCache: () => this.doNotCache(),
+      addTagKeys: (keys) => {
+        (this.tagKeys ??= []).push(...keys);
+      },
     };
   }
 

@@ -1,12 +1,13 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { LoadContext } from './load_context';
+import type { CaptureView, LoadContext } from './load_context';
 
 /*
  * The load in progress in the current async context, so that integrations can tell the entry
  * being built what it read: the TypeORM plugin adds the tags of every row and table a loader
- * touches (read-dependency capture). Only loads (misses) pay for it; hits never enter here.
+ * touches (read-dependency capture), and a cached call made inside a loader hands the entry
+ * being built its own tags (nested dependencies). Only loads enter a scope; hits only look.
  */
-const scope = new AsyncLocalStorage<LoadContext>();
+const scope = new AsyncLocalStorage<CaptureView>();
 
 /**
  * Whether anything reads the scope. Why a switch: the first `AsyncLocalStorage#run` turns on
@@ -28,8 +29,16 @@ export function watchLoads(): void {
  * Runs a loader with `ctx`'s capture view as the current load (a plain call while nothing
  * watches loads, so that the view is only built when something will use it).
  */
-export function runInLoadScope<T>(ctx: { captureView(): LoadContext }, fn: () => T): T {
+export function runInLoadScope<T>(ctx: { captureView(): CaptureView }, fn: () => T): T {
   return watched ? scope.run(ctx.captureView(), fn) : fn();
+}
+
+/**
+ * The load a cached call is nested in, for the engine: `undefined` at once (no lookup) while
+ * nothing watches loads, so an application without an integration pays nothing on its hits.
+ */
+export function enclosingLoad(): CaptureView | undefined {
+  return watched ? scope.getStore() : undefined;
 }
 
 /** The load running in this async context, if any (see `watchLoads`). */

@@ -8,6 +8,7 @@ import { adaptiveTtl, entryFreshness, type EntryFreshness, wantsEarlyRefresh } f
 import { limitKeyLength } from './keys';
 import { LoadContextImpl, type LoadContext } from './load_context';
 import { runInLoadScope } from './load_scope';
+import type { CaptureView } from './load_context';
 import { listenerEntryTags } from './domain_events';
 import type { CallOptions, ResolvedEntry } from './options';
 import { type Copier, copierFor } from './shape_copier';
@@ -95,6 +96,7 @@ export function loadThrough<T>(
   keys: EntryKeys,
   loader: Loader<T>,
   options: CallOptions<T> | undefined,
+  outer?: CaptureView,
 ): Promise<T> {
   if (stack.l1 !== undefined) scope.counts.l1Misses++;
   let hard: number;
@@ -110,11 +112,16 @@ export function loadThrough<T>(
       stack,
       keys,
       hard,
-      existing.then((f) => joinedValue(stack, f) as T),
+      existing.then((f) => {
+        if (outer !== undefined && f.tags !== undefined) outer.addTagKeys(f.tags);
+        return joinedValue(stack, f) as T;
+      }),
     );
   }
   const flight = startFlight(stack, scope, keys, loader, options, false);
   const result = flight.then((f) => {
+    // The enclosing load depends on whatever this entry depends on (even one not cached).
+    if (outer !== undefined && f.tags !== undefined) outer.addTagKeys(f.tags);
     if (f.stale === undefined && !f.early && f.adaptive !== true) return f.value as T;
     // Options are resolved only for entries that use freshness features: plain hits never pay.
     const settings = stack.resolve(options);
@@ -521,7 +528,7 @@ export async function storeValue(
     await stack.guard('l2.set', key, () => l2.set(key, data, life), stack.l2WriteTimeout);
   }
   stack.events.emit('set', { key, ttlMs: ttl });
-  return { value, stored, cached: true };
+  return { value, stored, cached: true, tags };
 }
 
 /** Decodes an L2 hit, fills L1 with the entry's remaining TTL, and counts the hit (stale ones too). */
@@ -568,9 +575,9 @@ export function fillFromL2(
       },
       { size: data.length + keys.l1.length },
     );
-    return { value: copy(value), stored: value, cached: true, stale, early, adaptive };
+    return { value: copy(value), stored: value, cached: true, stale, early, adaptive, tags: header.t };
   }
-  return { value, stored: value, cached: true, stale, early, adaptive };
+  return { value, stored: value, cached: true, stale, early, adaptive, tags: header.t };
 }
 
 /** Full tag keys of an entry: its namespace chain, then option tags, then tags the loader added. */
@@ -594,6 +601,11 @@ function tagKeys(
   if (shared !== undefined) {
     if (names !== undefined) for (const n of names) out.push(shared + n);
     if (ctx?.tags !== undefined) for (const n of ctx.tags) out.push(shared + n);
+  }
+  // Nested cached calls' tags are full keys already; they overlap the others often.
+  if (ctx?.tagKeys !== undefined) {
+    for (const k of ctx.tagKeys) out.push(k);
+    return [...new Set(out)];
   }
   return out;
 }
