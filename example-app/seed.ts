@@ -23,14 +23,12 @@ export async function seed(ds: DataSource): Promise<void> {
   });
   // Inserted in id order, so "lamp 1" gets id 1 and the popular products are the low ids.
   const saved = await ds.getRepository(Product).save(products);
-  await ds
-    .getRepository(User)
-    .save(
-      Array.from({ length: SEED.users }, (_, i) => ({
-        name: `customer ${i + 1}`,
-        email: `c${i + 1}@shop.test`,
-      })),
-    );
+  await ds.getRepository(User).save(
+    Array.from({ length: SEED.users }, (_, i) => ({
+      name: `customer ${i + 1}`,
+      email: `c${i + 1}@shop.test`,
+    })),
+  );
   await ds.getRepository(InventoryCount).insert(saved.map((p) => ({ productId: p.id, stock: 100 })));
   await ds.getRepository(ProductViews).insert(saved.map((p, i) => ({ productId: p.id, views: 100 - i })));
 }
