@@ -89,6 +89,7 @@ export class Cache {
       tagPrefix: `${p}:__:t:${seg}:`,
       scopeTags: [...parentTags, `${p}:__:ns:${seg}`],
       sharedTagPrefix: tenant?.sharedTagPrefix,
+      counts: this.stack.stats.namespace(path),
     };
     let warming = warmings.get(this.stack);
     if (warming === undefined) {
@@ -157,16 +158,17 @@ export class Cache {
     }
     // The L2 name (hashed when long) is only built past L1.
     const keys = { l1: l1Key, full: fullKeyOf(stack, this.scope, user) };
-    if (stack.l1 !== undefined) stack.stats.l1Misses++;
+    const counts = this.scope.counts;
+    if (stack.l1 !== undefined) counts.l1Misses++;
     if (stack.l2 !== undefined && !stack.closed) {
       const r = await stack.readL2(keys.full);
       if (r?.kind === 'hit') {
-        const f = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
+        const f = fillFromL2(stack, counts, keys, r.data, r.remainingMs, r.entry);
         if (f !== undefined && f.stale === undefined) return { value: f.value as T, layer: 'l2' };
       } else if (r?.kind === 'stale') stack.stats.l2Stale++;
-      stack.stats.l2Misses++;
+      counts.l2Misses++;
     }
-    stack.stats.misses++;
+    counts.misses++;
     if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
     return undefined;
   }

@@ -10,6 +10,8 @@ export interface CacheEventMap {
   miss: { key: string };
   set: { key: string; ttlMs: number };
   delete: { key: string };
+  /** A loader ran (a miss or a background refresh) for `ms` milliseconds; `ok` is false when it threw. */
+  load: { key: string; ms: number; ok: boolean };
   invalidate: { tags: readonly string[]; namespace: string };
   /** The L2 circuit breaker changed state. */
   circuit: { state: 'closed' | 'open' | 'half-open' };

@@ -67,15 +67,65 @@ export interface CacheStats {
   };
   /** The cross-process load lock. */
   locks: { acquired: number; waits: number; timeouts: number };
+  /**
+   * Lookups per namespace: `_` is the root, `orders.archive` a nested one; tenants count in
+   * their namespace. Past 100 names, the rest are counted together under `~other`.
+   */
+  namespaces: Record<string, NamespaceStats>;
 }
 
-/** Mutable counters behind `CacheStats`; shared by a cache and all its namespaces. */
-export class StatsCounters {
+/** Lookups of one namespace, in `CacheStats.namespaces`. */
+export interface NamespaceStats {
+  /** Hits from either layer. */
+  hits: number;
+  /** Lookups no layer could answer. */
+  misses: number;
+  l1: { hits: number; misses: number };
+  l2: { hits: number; misses: number };
+}
+
+/** Mutable lookup counters of one namespace; its scopes hold them, so a hit costs one increment. */
+export class NamespaceCounters {
   l1Hits = 0;
   l1Misses = 0;
-  l1Evictions = 0;
   l2Hits = 0;
   l2Misses = 0;
+  misses = 0;
+
+  snapshot(): NamespaceStats {
+    return {
+      hits: this.l1Hits + this.l2Hits,
+      misses: this.misses,
+      l1: { hits: this.l1Hits, misses: this.l1Misses },
+      l2: { hits: this.l2Hits, misses: this.l2Misses },
+    };
+  }
+}
+
+/** Distinct namespace names counted apart; namespaces made per request must not grow memory. */
+const MAX_NAMESPACES = 100;
+/** Where namespaces past the limit are counted. `~` cannot start a namespace name. */
+const OTHER_NAMESPACES = '~other';
+
+/**
+ * The name a namespace path is counted under: `_` for the root (as in keys), tenant segments
+ * (`@id`) left out so that tenants do not multiply the names.
+ */
+export function namespaceLabel(path: string): string {
+  // A tenant is a segment of its own (`@id.orders`) or a suffix of one (`orders@id`).
+  const name = path.includes('@')
+    ? path
+        .split('.')
+        .map((seg) => seg.replace(/@.*$/, ''))
+        .filter((seg) => seg !== '')
+        .join('.')
+    : path;
+  return name === '' ? '_' : name;
+}
+
+/** Mutable counters behind `CacheStats`, shared by a cache and its namespaces (lookups: per namespace). */
+export class StatsCounters {
+  l1Evictions = 0;
   l2Stale = 0;
   l2Errors = 0;
   l2Timeouts = 0;
@@ -100,13 +150,27 @@ export class StatsCounters {
   locksAcquired = 0;
   lockWaits = 0;
   lockTimeouts = 0;
-  hits = 0;
-  misses = 0;
   busPublished = 0;
   busReceived = 0;
   busReconnects = 0;
   private readonly busLags: number[] = [];
   private busLagAt = 0;
+  private readonly byNamespace = new Map<string, NamespaceCounters>();
+
+  /** The counters of a namespace path (see `namespaceLabel`), shared by every scope of that name. */
+  namespace(path: string): NamespaceCounters {
+    let label = namespaceLabel(path);
+    let c = this.byNamespace.get(label);
+    if (c !== undefined) return c;
+    if (this.byNamespace.size >= MAX_NAMESPACES) {
+      label = OTHER_NAMESPACES;
+      c = this.byNamespace.get(label);
+      if (c !== undefined) return c;
+    }
+    c = new NamespaceCounters();
+    this.byNamespace.set(label, c);
+    return c;
+  }
 
   /** Records one message's send-to-receive delay (a ring of the last 1,000). */
   recordBusLag(ms: number): void {
@@ -137,21 +201,33 @@ export class StatsCounters {
     pendingInvalidations = 0,
     busLive = false,
   ): CacheStats {
-    const lookups = this.hits + this.misses;
+    // Lookups are counted once, per namespace (one increment on a hit); the totals are their sums.
+    const t = new NamespaceCounters();
+    const namespaces: Record<string, NamespaceStats> = {};
+    for (const [name, c] of this.byNamespace) {
+      t.l1Hits += c.l1Hits;
+      t.l1Misses += c.l1Misses;
+      t.l2Hits += c.l2Hits;
+      t.l2Misses += c.l2Misses;
+      t.misses += c.misses;
+      namespaces[name] = c.snapshot();
+    }
+    const hits = t.l1Hits + t.l2Hits;
+    const lookups = hits + t.misses;
     return {
-      hits: this.hits,
-      misses: this.misses,
-      hitRatio: lookups === 0 ? 0 : this.hits / lookups,
+      hits,
+      misses: t.misses,
+      hitRatio: lookups === 0 ? 0 : hits / lookups,
       l1: {
-        hits: this.l1Hits,
-        misses: this.l1Misses,
+        hits: t.l1Hits,
+        misses: t.l1Misses,
         entries: l1Entries,
         bytes: l1Bytes,
         evictions: this.l1Evictions,
       },
       l2: {
-        hits: this.l2Hits,
-        misses: this.l2Misses,
+        hits: t.l2Hits,
+        misses: t.l2Misses,
         stale: this.l2Stale,
         errors: this.l2Errors,
         timeouts: this.l2Timeouts,
@@ -189,6 +265,7 @@ export class StatsCounters {
         lagMs: { p50: this.busLagPercentile(0.5), p99: this.busLagPercentile(0.99) },
       },
       locks: { acquired: this.locksAcquired, waits: this.lockWaits, timeouts: this.lockTimeouts },
+      namespaces,
     };
   }
 }

@@ -11,6 +11,7 @@ import { runInLoadScope } from './load_scope';
 import type { CallOptions, ResolvedEntry } from './options';
 import { type Copier, copierFor } from './shape_copier';
 import { freezeDates } from './readonly_date';
+import type { NamespaceCounters } from './stats';
 import { computeTtl } from './ttl';
 
 /** A loader: may return a value or a promise of one. */
@@ -31,6 +32,8 @@ export interface Scope {
   readonly scopeTags: readonly string[];
   /** For a tenant's scope: the shared tag prefix, so that an invalidation for all tenants reaches it too. */
   readonly sharedTagPrefix?: string;
+  /** This namespace's lookup counters (shared by its tenants). */
+  readonly counts: NamespaceCounters;
 }
 
 /** The two names of one entry: in L1, and in L2 (and in events). */
@@ -75,10 +78,9 @@ export function l1Lookup(stack: CacheStack, scope: Scope, key: string, l1Key: st
   return undefined;
 }
 
-/** Counts an L1 hit and tells listeners. */
+/** Counts an L1 hit (once, in its namespace: the totals are sums) and tells listeners. */
 export function countL1Hit(stack: CacheStack, scope: Scope, key: string): void {
-  stack.stats.l1Hits++;
-  stack.stats.hits++;
+  scope.counts.l1Hits++;
   if (stack.events.hasHit) stack.events.emit('hit', { key: fullKeyOf(stack, scope, key), layer: 'l1' });
 }
 
@@ -93,7 +95,7 @@ export function loadThrough<T>(
   loader: Loader<T>,
   options: CallOptions<T> | undefined,
 ): Promise<T> {
-  if (stack.l1 !== undefined) stack.stats.l1Misses++;
+  if (stack.l1 !== undefined) scope.counts.l1Misses++;
   let hard: number;
   try {
     hard = hardTimeoutOf(stack, options);
@@ -299,7 +301,7 @@ async function runFlight<T>(
     const r = await stack.readL2(keys.full);
     if (r !== undefined) {
       if (r.kind === 'hit') {
-        const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
+        const hit = fillFromL2(stack, scope.counts, keys, r.data, r.remainingMs, r.entry);
         // A refresh uses L2 only if another instance has refreshed it already.
         if (hit !== undefined && (!refresh || hit.stale === undefined)) return hit;
       } else if (!refresh) {
@@ -311,7 +313,7 @@ async function runFlight<T>(
         seq = r.seq;
       }
     }
-    stack.stats.l2Misses++;
+    scope.counts.l2Misses++;
   } else if (!refresh) {
     // Memory only: an invalidated entry kept for graceOnInvalidate is served while it reloads.
     const kept = keptAfterInvalidation(stack, keys);
@@ -319,12 +321,12 @@ async function runFlight<T>(
   }
   // Options are resolved only now that a load is certain: hits never pay for them.
   const settings = stack.resolve(options);
-  stack.stats.misses++;
+  scope.counts.misses++;
   if (stack.events.hasMiss) stack.events.emit('miss', { key: keys.full });
 
   let token: string | undefined;
   if (settings.lock !== undefined && stack.l2?.locks !== undefined && !refresh) {
-    const got = await lockOrWait(stack, keys, settings.lock, stack.l2.locks);
+    const got = await lockOrWait(stack, scope.counts, keys, settings.lock, stack.l2.locks);
     if (got.hit !== undefined) return got.hit;
     token = got.token;
     if (got.seq !== undefined) seq = got.seq;
@@ -341,12 +343,15 @@ async function runFlight<T>(
     try {
       value = await (settings.capture ? runInLoadScope(ctx, () => loader(ctx)) : loader(ctx));
     } catch (err) {
+      const ms = performance.now() - started;
       stack.stats.loadErrors++;
-      stack.stats.recordLoad(performance.now() - started);
+      stack.stats.recordLoad(ms);
+      stack.events.emit('load', { key: keys.full, ms, ok: false });
       throw err;
     }
     const loadMs = performance.now() - started;
     stack.stats.recordLoad(loadMs);
+    stack.events.emit('load', { key: keys.full, ms: loadMs, ok: true });
     if (ctx.skip) return { value, stored: undefined, cached: false };
     return await storeValue(stack, scope, keys, value, seq, settings, ctx, loadMs);
   } finally {
@@ -365,6 +370,7 @@ async function runFlight<T>(
  */
 async function lockOrWait(
   stack: CacheStack,
+  counts: NamespaceCounters,
   keys: EntryKeys,
   lock: NonNullable<ResolvedEntry['lock']>,
   locks: StoreLocks,
@@ -383,7 +389,7 @@ async function lockOrWait(
       stack.stats.locksAcquired++;
       const r = await stack.readL2(keys.full);
       if (r?.kind === 'hit') {
-        const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
+        const hit = fillFromL2(stack, counts, keys, r.data, r.remainingMs, r.entry);
         if (hit !== undefined) {
           const token = a.value;
           void stack.guard(
@@ -412,7 +418,7 @@ async function lockOrWait(
     );
     const r = await stack.readL2(keys.full);
     if (r?.kind === 'hit') {
-      const hit = fillFromL2(stack, keys, r.data, r.remainingMs, r.entry);
+      const hit = fillFromL2(stack, counts, keys, r.data, r.remainingMs, r.entry);
       if (hit !== undefined) return { hit };
     }
     if (r !== undefined && r.kind !== 'hit') seq = r.seq;
@@ -520,6 +526,7 @@ export async function storeValue(
 /** Decodes an L2 hit, fills L1 with the entry's remaining TTL, and counts the hit (stale ones too). */
 export function fillFromL2(
   stack: CacheStack,
+  counts: NamespaceCounters,
   keys: EntryKeys,
   data: Buffer,
   remainingMs: number,
@@ -527,8 +534,7 @@ export function fillFromL2(
 ): Flight | undefined {
   const d = stack.decode(keys.full, data, entry);
   if (d === undefined) return undefined;
-  stack.stats.l2Hits++;
-  stack.stats.hits++;
+  counts.l2Hits++;
   if (stack.events.hasHit) stack.events.emit('hit', { key: keys.full, layer: 'l2' });
   const { value, header } = d;
   const f = header.f;

@@ -436,6 +436,82 @@ export function describeCacheBehaviours(kind: StackKind): void {
       } else expect(s.l2.hits).toBe(2);
     });
 
+    test('stats count lookups per namespace and layer; tenants count in their namespace', async () => {
+      const c = stack.makeCache({ tenancy: { required: false } });
+      const orders = c.tenant('acme').namespace('orders');
+      await orders.getOrLoad('a', () => 1);
+      await orders.getOrLoad('a', () => 1);
+      await c
+        .tenant('acme')
+        .namespace('orders')
+        .namespace('archive')
+        .getOrLoad('a', () => 2);
+      expect(await c.tenant('bcme').get('nothing')).toBeUndefined();
+      // A tenant of a namespace counts in that namespace too.
+      expect(await c.namespace('orders').tenant('zeta').get('a')).toBeUndefined();
+      const l1 = stack.hasL1 ? 1 : 0;
+      const l2 = stack.hasL2 ? 1 : 0;
+      const s = c.stats().namespaces;
+      expect(Object.keys(s).sort()).toEqual(['_', 'orders', 'orders.archive']);
+      // Two misses and a hit: the hit comes from L1 when there is one, else from L2.
+      expect(s.orders).toEqual({
+        hits: 1,
+        misses: 2,
+        l1: { hits: l1, misses: 2 * l1 },
+        l2: { hits: 1 - l1, misses: 2 * l2 },
+      });
+      expect(s['orders.archive']).toEqual({
+        hits: 0,
+        misses: 1,
+        l1: { hits: 0, misses: l1 },
+        l2: { hits: 0, misses: l2 },
+      });
+      expect(s._).toEqual({ hits: 0, misses: 1, l1: { hits: 0, misses: l1 }, l2: { hits: 0, misses: l2 } });
+      if (stack.hasL1 && stack.hasL2) {
+        // Another instance has its own L1: it finds the entry in L2.
+        const other = stack.makeCache({ tenancy: { required: false } });
+        await other
+          .tenant('acme')
+          .namespace('orders')
+          .getOrLoad('a', () => 3);
+        expect(other.stats().namespaces.orders).toEqual({
+          hits: 1,
+          misses: 0,
+          l1: { hits: 0, misses: 1 },
+          l2: { hits: 1, misses: 0 },
+        });
+      }
+    });
+
+    test('namespace counts are bounded: past 100 names the rest share ~other', async () => {
+      const c = stack.makeCache();
+      for (let i = 0; i < 120; i++) await c.namespace(`n${i}`).get('k');
+      const s = c.stats().namespaces;
+      expect(Object.keys(s)).toHaveLength(101);
+      expect(s.n0.misses).toBe(1);
+      expect(s['~other'].misses).toBe(120 - 99);
+    });
+
+    test('load events carry the loader time and whether it threw', async () => {
+      const c = stack.makeCache();
+      const seen: CacheEventMap['load'][] = [];
+      c.on('load', (e) => seen.push(e));
+      const k = key();
+      await c.getOrLoad(k, async () => {
+        await sleep(20);
+        return 1;
+      });
+      await c.getOrLoad(k, () => 2);
+      await expect(
+        c.getOrLoad(key(), () => {
+          throw new Error('db down');
+        }),
+      ).rejects.toThrow('db down');
+      expect(seen.map((e) => e.ok)).toEqual([true, false]);
+      expect(seen[0].key).toContain(k);
+      expect(seen[0].ms).toBeGreaterThanOrEqual(15);
+    });
+
     test('events: miss, set, hit, invalidate, delete', async () => {
       const c = stack.makeCache();
       const seen: string[] = [];
