@@ -26,6 +26,8 @@ export interface Shop {
   readonly cache: Cache;
   readonly ds: DataSource;
   readonly description: string;
+  /** On shared servers: what this run created there, removed by `close()`. */
+  readonly isolation: string | undefined;
   readonly calls: LoaderCalls;
   readonly catalog: CatalogService;
   readonly users: UserService;
@@ -58,6 +60,7 @@ export async function openShop(options: ShopOptions = {}): Promise<Shop> {
     cache,
     ds,
     description: backends.description,
+    isolation: backends.isolation,
     calls,
     catalog,
     users: new UserService(cache, ds, calls),

@@ -14,6 +14,8 @@ export interface Backends {
   readonly cache: Cache;
   /** Human-readable: "SQLite (in memory) + in-memory cache". */
   readonly description: string;
+  /** On shared servers: the schema, key prefix and queue name of this run (all removed on close). */
+  readonly isolation: string | undefined;
   /** The write-behind queue: durable in Redis when there is one, else in memory (the default). */
   readonly writeQueue: WriteQueue | undefined;
   /** Opens the database with the cachekit plugin installed. */
@@ -71,6 +73,12 @@ export async function openBackends(): Promise<Backends> {
   return {
     cache,
     writeQueue,
+    isolation:
+      databaseUrl || redis
+        ? [databaseUrl && `schema ${schema}`, redis && `key prefix ${prefix}, queue ${queueName}`]
+            .filter(Boolean)
+            .join(', ')
+        : undefined,
     description: `${databaseUrl ? 'PostgreSQL' : 'SQLite (in memory)'} + ${redis ? 'L1 + Redis' : 'in-memory cache'}`,
     openDataSource,
     async close() {

@@ -29,7 +29,7 @@ async function serve(): Promise<void> {
   const shop = await openShop();
   const server = await serveShop(shop, { port, log: (l) => console.log(l) });
   const stop = () => {
-    void server.close().then(() => process.exit(0));
+    void server.close().then(() => console.log('shop closed'));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

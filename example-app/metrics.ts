@@ -1,82 +1,40 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Cache } from '../src';
+import { cacheMetrics, type CacheMetrics, hitRatioAlert, type HitRatioAlert } from '../src/prometheus';
 import type { Shop } from './app';
+import { pct } from './report';
 
-/** What `/metrics` serves. */
-export interface ShopMetrics {
-  readonly contentType: string;
-  /** The exposition text. */
-  metrics(): Promise<string>;
-  close(): void;
+/** The shop's Prometheus metrics: cache counters by namespace and layer, loads, write-behind depth. */
+export function shopMetrics(shop: Shop): CacheMetrics {
+  return cacheMetrics(shop.cache, { writeBehind: shop.writeBehind, ratioWindow: '1m' });
+}
+
+/** Options of `watchHitRatio`. */
+export interface HitRatioWatchOptions {
+  /** Where warnings go. */
+  log: (line: string) => void;
+  /** Sliding window. Default `'1m'`. */
+  window?: string;
+  /** Lookups a window needs before it is judged. Default 100. */
+  minSamples?: number;
+  /** Time source (the scenario's clock counts phases). Default `Date.now`. */
+  clock?: () => number;
 }
 
 /**
- * A prom-client registry read from `cache.stats()` and the write-behind stats at each scrape
- * (nothing is counted twice and no timer runs between scrapes).
+ * Prints a warning when the hit ratio over the window falls under 80% (a cold cache, a flood
+ * of invalidations, keys that never repeat) and a line when it is back.
  */
-export function shopMetrics(shop: Shop): ShopMetrics {
-  const registry = new Registry();
-  const stats = () => shop.cache.stats();
-  const counter = (name: string, help: string, value: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(value());
-      },
-    });
-  new Counter({
-    name: 'cachekit_hits_total',
-    help: 'Cache hits, by tier.',
-    labelNames: ['tier'],
-    registers: [registry],
-    collect() {
-      const s = stats();
-      this.reset();
-      this.inc({ tier: 'l1' }, s.l1.hits);
-      this.inc({ tier: 'l2' }, s.l2.hits);
-    },
+export function watchHitRatio(cache: Cache, options: HitRatioWatchOptions): HitRatioAlert {
+  return hitRatioAlert(cache, {
+    window: options.window ?? '1m',
+    below: 0.8,
+    minSamples: options.minSamples ?? 100,
+    ...(options.clock ? { clock: options.clock } : {}),
+    onAlert: (a) =>
+      options.log(
+        `WARNING: hit ratio ${pct(a.ratio)} over the last window (${a.hits} hits, ${a.misses} misses), under ${pct(a.threshold)}`,
+      ),
+    onRecover: (r) =>
+      options.log(`hit ratio recovered: ${pct(r.ratio)} (alert at ${pct(r.alert.ratio)} cleared)`),
   });
-  counter('cachekit_misses_total', 'Lookups that found no usable entry.', () => stats().misses);
-  counter(
-    'cachekit_loads_total',
-    'Loader runs (cache misses that went to the database).',
-    () => stats().loads,
-  );
-  counter('cachekit_invalidations_total', 'Tag invalidations.', () => stats().invalidations);
-  counter(
-    'cachekit_write_behind_flushed_total',
-    'Rows the write-behind flusher wrote.',
-    () => shop.writeBehind.stats().flushed,
-  );
-  new Gauge({
-    name: 'cachekit_hit_ratio',
-    help: 'Hits over lookups since start.',
-    registers: [registry],
-    collect() {
-      this.set(stats().hitRatio);
-    },
-  });
-  new Gauge({
-    name: 'cachekit_l1_entries',
-    help: 'Entries in the in-process tier.',
-    registers: [registry],
-    collect() {
-      this.set(stats().l1.entries);
-    },
-  });
-  new Gauge({
-    name: 'cachekit_write_behind_pending',
-    help: 'Writes acknowledged and not yet in the database.',
-    registers: [registry],
-    collect() {
-      this.set(shop.writeBehind.stats().pending);
-    },
-  });
-  return {
-    contentType: registry.contentType,
-    metrics: () => registry.metrics(),
-    close: () => registry.clear(),
-  };
 }

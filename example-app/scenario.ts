@@ -1,5 +1,6 @@
 import type { Cache, WarmReport } from '../src';
 import { InventoryCount, Product } from './entities';
+import { watchHitRatio } from './metrics';
 import type { Shop } from './app';
 import {
   heading,
@@ -25,6 +26,22 @@ const SEARCHES = ['lamp', 'desk', 'chair', 'shelve', 'lamp 1', 'desk 1'];
 export async function runScenario(shop: Shop, log: (line: string) => void): Promise<void> {
   const { cache, catalog, users, sessions, calls } = shop;
   const timeline = new HitRatioTimeline(() => cache.stats());
+  // The alert's window is one phase of the scenario: its clock advances a second per phase, and it
+  // is checked at each phase's end (stop() ends its own timer, check() still works).
+  let phaseClock = 0;
+  const alert = watchHitRatio(cache, {
+    log: (l) => log(`  ${l}`),
+    window: '1s',
+    minSamples: 20,
+    clock: () => phaseClock,
+  });
+  alert.stop();
+  const endPhase = (name: string) => {
+    const sample = timeline.sample(name);
+    phaseClock += 1000;
+    alert.check();
+    return sample;
+  };
   const invalidated: string[][] = [];
   cache.on('invalidate', (e) => invalidated.push([...e.tags]));
   const traffic = new Traffic(7);
@@ -37,6 +54,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   };
 
   log(`cachekit example shop: TypeORM on ${shop.description}`);
+  if (shop.isolation) log(`isolated on the shared servers: ${shop.isolation} (removed at exit)`);
   log(`${ids.length} products in ${categoryIds.length} categories, ${userIds.length} customers`);
   log(
     'TTLs from cache_config.yaml: user profile 1h, product catalog 24h, inventory 1m, search 10m, session 30m sliding',
@@ -54,7 +72,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   log(
     `  the top ${WARM_TOP} product pages right after: ${calls.loadsOf('product') - loadsAfterWarm} loads (served warm)`,
   );
-  timeline.sample('warm start');
+  endPhase('warm start');
 
   // --- Browsing: cached service methods ------------------------------------------------------------
   log(heading('browsing (skewed traffic)'));
@@ -70,7 +88,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
       else if (r < 0.95) await call('profile', () => users.profile(traffic.skewed(userIds)));
       else if (await sessions.get(session.token)) sessionReads++;
     }
-    const s = timeline.sample(`browse ${phase}`);
+    const s = endPhase(`browse ${phase}`);
     log(`  phase ${phase}: ${PHASE_REQUESTS} requests, hit ratio ${pct(s.hits / (s.hits + s.misses))}`);
   }
 
@@ -106,7 +124,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
     `  write-through: findOneById(${target}) = ${money(byId!.price)} with ${cache.stats().loads - loads1} database loads`,
   );
   log(`  invalidation tags of that commit: ${invalidated.at(-1)?.join(', ') ?? 'none'}`);
-  timeline.sample('price change');
+  endPhase('price change');
 
   // --- Tag invalidation by category ------------------------------------------------------------------
   log(heading('tag invalidation by category'));
@@ -122,7 +140,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   log(
     `  invalidateTags([category:${catA}]): its listing reloaded ${reloadedA}x, category ${catB}'s ${reloadedB}x (untouched)`,
   );
-  timeline.sample('category bump');
+  endPhase('category bump');
 
   // --- Stampede protection ---------------------------------------------------------------------------
   log(heading('stampede protection on a hot product'));
@@ -136,7 +154,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   log(
     `  ${callers} concurrent requests for ${hotPage.name} right after its entry was invalidated: ${stampede} loader call`,
   );
-  timeline.sample('stampede');
+  endPhase('stampede');
 
   // --- Negative caching -------------------------------------------------------------------------------
   log(heading('negative caching'));
@@ -147,7 +165,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   log(
     `  5 requests for missing product ${missing}: result ${String(found)}, ${calls.loadsOf('product') - negLoads} loader call (null cached 30s)`,
   );
-  timeline.sample('missing product');
+  endPhase('missing product');
 
   // --- Orders, inventory and page views: write-behind --------------------------------------------------
   log(heading('write-behind: inventory counts and page views'));
@@ -181,7 +199,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   log(`  after the flush: ${dbStockAfter} in the database`);
   log('  write-behind flush:');
   for (const l of writeBehindLines(wb.stats())) log(l);
-  timeline.sample('orders + views');
+  endPhase('orders + views');
 
   // --- Scheduled re-warm ---------------------------------------------------------------------------------
   log(heading('scheduled re-warm'));
@@ -195,7 +213,7 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   log(
     `  the re-warm (run ${schedule?.runs ?? 0} of its schedule) loaded them: requesting them now costs ${calls.loadsOf('product') - rewarmLoads} loads`,
   );
-  timeline.sample('after re-warm');
+  endPhase('after re-warm');
 
   // --- Summary ---------------------------------------------------------------------------------------
   log(heading('hit ratio over time'));

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Shop } from './app';
-import { shopMetrics } from './metrics';
+import { shopMetrics, watchHitRatio } from './metrics';
 
 /** Options of `serveShop`. */
 export interface ServeOptions {
@@ -65,6 +65,7 @@ function found<T>(value: T | null, what: string): T {
 export async function serveShop(shop: Shop, options: ServeOptions = {}): Promise<ShopServer> {
   const log = options.log ?? (() => {});
   const metrics = shopMetrics(shop);
+  const alert = watchHitRatio(shop.cache, { log });
   const { catalog, users, views } = shop;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -135,6 +136,7 @@ export async function serveShop(shop: Shop, options: ServeOptions = {}): Promise
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      alert.stop();
       metrics.close();
       await shop.close();
     },
