@@ -1,161 +1,41 @@
 /**
- * The cachekit example: a small product catalog on TypeORM. Run it with `npm run example`.
- * Embedded defaults: SQLite in memory and an in-memory cache, no server needed. Set
- * DATABASE_URL (PostgreSQL) and/or REDIS_URL to run the same scenario on real servers.
+ * The cachekit example shop. `npm run example` runs the scripted scenario and prints its report;
+ * `npm run example -- --serve [--port 3000]` serves the shop over HTTP with /metrics.
+ * Embedded defaults: SQLite in memory and an in-memory cache. Set DATABASE_URL (PostgreSQL) and
+ * REDIS_URL to run on real servers (a schema and key prefix of its own, removed at exit).
  */
-import 'reflect-metadata';
-import { Column, DataSource, Entity, ManyToOne, PrimaryGeneratedColumn, type Repository } from 'typeorm';
-import { Cache, Cacheable, CachePolicy, type CacheOptions } from '../src';
-import { cachekitTypeOrm, type CachedRepository } from '../src/typeorm';
+import { openShop } from './app';
+import { runScenario } from './scenario';
+import { serveShop } from './server';
 
-@Entity({ name: 'example_category' })
-class Category {
-  @PrimaryGeneratedColumn()
-  id!: number;
-  @Column()
-  name!: string;
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-/** Products are read far more than written: their cached state is refreshed on every commit. */
-@CachePolicy({ strategy: 'write-through', ttl: '24h' })
-@Entity({ name: 'example_product' })
-class Product {
-  @PrimaryGeneratedColumn()
-  id!: number;
-  @Column()
-  name!: string;
-  @Column('int')
-  price!: number;
-  @ManyToOne(() => Category, { eager: false })
-  category!: Category;
-}
-
-/** A service whose reads are cached; no tags anywhere: what it reads through TypeORM tags it. */
-class CatalogService {
-  dbReads = 0;
-  constructor(
-    readonly cache: Cache,
-    private readonly products: Repository<Product>,
-  ) {}
-
-  @Cacheable({ ttl: '10m' })
-  async priceList(categoryId: number): Promise<string[]> {
-    this.dbReads++;
-    const rows = await this.products.find({ where: { category: { id: categoryId } }, order: { id: 'ASC' } });
-    return rows.map((p) => `${p.name} ${p.price}`);
-  }
-
-  @Cacheable({ ttl: '1m', negativeTtl: '30s' })
-  async priceOf(productId: number): Promise<number | null> {
-    this.dbReads++;
-    return (await this.products.findOneBy({ id: productId }))?.price ?? null;
+async function scenario(): Promise<void> {
+  // Compressed time: the re-warm that runs every 5 minutes in production runs every 300 ms here,
+  // and write-behind flushes only when asked, so the report can show the database lagging.
+  const shop = await openShop({ rewarmEvery: '300ms', flushDelay: '1h' });
+  try {
+    await runScenario(shop, (line) => console.log(line));
+  } finally {
+    await shop.close();
   }
 }
 
-async function makeCache(): Promise<Cache> {
-  const options: CacheOptions = { prefix: 'example', ttl: '10m' };
-  if (!process.env.REDIS_URL) return new Cache(options);
-  const { RedisStore } = await import('../src/redis');
-  return new Cache({ ...options, l2: new RedisStore({ url: process.env.REDIS_URL }) });
-}
-
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
-}
-
-async function main(): Promise<void> {
-  const cache = await makeCache();
-  const ck = cachekitTypeOrm(cache);
-  const common = {
-    entities: [Product, Category],
-    synchronize: true,
-    subscribers: [ck.Subscriber],
-    cache: { provider: ck.provider },
+async function serve(): Promise<void> {
+  const port = Number(option('--port') ?? process.env.PORT ?? 3000);
+  const shop = await openShop();
+  const server = await serveShop(shop, { port, log: (l) => console.log(l) });
+  const stop = () => {
+    void server.close().then(() => console.log('shop closed'));
   };
-  const ds = new DataSource(
-    process.env.DATABASE_URL
-      ? { type: 'postgres', url: process.env.DATABASE_URL, ...common, dropSchema: false }
-      : { type: 'better-sqlite3', database: ':memory:', ...common },
-  );
-  await ds.initialize();
-  const products = ds.getRepository(Product);
-  const byId: CachedRepository<Product> = ck.repository(products);
-  const service = new CatalogService(cache, products);
-
-  console.log(
-    'cachekit example: TypeORM on %s, cache %s\n',
-    process.env.DATABASE_URL ? 'PostgreSQL' : 'SQLite (in memory)',
-    process.env.REDIS_URL ? 'L1 + Redis' : 'in memory',
-  );
-
-  // Seed: 3 categories, 30 products.
-  await products.createQueryBuilder().delete().execute();
-  await ds.getRepository(Category).createQueryBuilder().delete().execute();
-  const cats = await ds
-    .getRepository(Category)
-    .save([{ name: 'lamps' }, { name: 'desks' }, { name: 'chairs' }]);
-  await products.save(
-    Array.from({ length: 30 }, (_, i) =>
-      products.create({ name: `item${i + 1}`, price: 10 + i, category: cats[i % 3] }),
-    ),
-  );
-  const ids = (await products.find({ order: { id: 'ASC' } })).map((p) => p.id);
-
-  // Traffic: skewed towards a few hot products, as real catalogs are.
-  for (let round = 1; round <= 3; round++) {
-    for (let i = 0; i < 300; i++) {
-      const id = ids[Math.floor(Math.random() ** 3 * ids.length)];
-      await Promise.all([service.priceOf(id), byId.findOneById(id), service.priceList(cats[i % 3].id)]);
-    }
-    const s = cache.stats();
-    console.log(
-      `round ${round}: hit ratio ${pct(s.hitRatio)}, database reads by the service ${service.dbReads}`,
-    );
-  }
-
-  // A price change: exactly what depends on that product is refreshed, after COMMIT.
-  const target = ids[0];
-  const before = service.dbReads;
-  const p = (await byId.findOneById(target))!;
-  p.price = 999;
-  await products.save(p);
-  const list = await service.priceList(cats[0].id);
-  const price = await service.priceOf(target);
-  console.log(`\nsaved ${p.name} at 999 (invalidated after COMMIT):`);
-  console.log(`  priceOf(${p.name}) = ${price}, priceList(lamps) starts "${list[0]}": both reloaded`);
-  console.log(
-    `  (${service.dbReads - before} database reads; the service's entries carry the table tags of what they read)`,
-  );
-  const loads = cache.stats().loads;
-  const wt = await byId.findOneById(target);
-  const other = await byId.findOneById(ids[1]);
-  console.log(
-    `  entity cache: ${p.name} = ${wt?.price} (written through), item2 = ${other?.price} (row-tagged, untouched): ${cache.stats().loads - loads} loads`,
-  );
-
-  // A rolled-back write changes nothing.
-  await ds
-    .transaction(async (em) => {
-      await em.update(Product, { id: target }, { price: 1 });
-      throw new Error('rollback');
-    })
-    .catch(() => undefined);
-  console.log(`\nafter a rolled-back update: priceOf(${p.name}) = ${await service.priceOf(target)}`);
-
-  // Negative caching: a missing product is remembered briefly.
-  const r0 = service.dbReads;
-  for (let i = 0; i < 3; i++) await service.priceOf(123456);
-  console.log(`3 reads of a missing product cost ${service.dbReads - r0} database read(s)`);
-
-  const s = cache.stats();
-  console.log(
-    `\ntotal: ${s.hits} hits, ${s.misses} misses (hit ratio ${pct(s.hitRatio)}), ${s.loads} loads, ${s.invalidations} tag invalidations`,
-  );
-  await ds.destroy();
-  await cache.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
 
-main().catch((err) => {
+(process.argv.includes('--serve') ? serve() : scenario()).catch((err) => {
   console.error(err);
   process.exitCode = 1;
 });
