@@ -370,6 +370,11 @@ export class RedisStore implements Store {
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
+    if (this.replicaReads) {
+      // A MULTI always runs on the master; two plain reads follow the client's scaleReads.
+      const [data, pttl] = await Promise.all([this.client.getBuffer(key), this.client.pttl(key)]);
+      return data === null ? undefined : { data, remainingMs: ttlOf(pttl) };
+    }
     const r = await this.client.multi().getBuffer(key).pttl(key).exec();
     const data = r?.[0]?.[1] as Buffer | null;
     if (!data) return undefined;

@@ -86,7 +86,10 @@ export async function startCluster(masters = 3, replicasPerMaster = 0): Promise<
         if (!info.includes('cluster_state:ok')) return false;
         // Replicas report ok before their first sync; wait until each has its master's data link.
         const role = await c.role();
-        return role[0] !== 'slave' || role[3] === 'connected';
+        if (role[0] === 'slave' && role[3] !== 'connected') return false;
+        // Clients learn replicas from CLUSTER SLOTS; every node must list them before a test starts.
+        const slots = (await c.call('CLUSTER', 'SLOTS')) as unknown[][];
+        return slots.length > 0 && slots.every((range) => range.length - 2 === 1 + replicasPerMaster);
       });
     }
   } catch (err) {
