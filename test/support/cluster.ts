@@ -16,7 +16,7 @@ export interface PrivateCluster {
   readonly ports: readonly number[];
   /** Startup nodes for an ioredis `Cluster`. */
   readonly nodes: readonly { host: string; port: number }[];
-  /** A new Cluster client on it; the caller closes it. */
+  /** A new Cluster client on it; the caller closes it (`stop` disconnects any left open). */
   client(options?: ClusterOptions): Cluster;
   /** Kills every node and removes the node files. */
   stop(): Promise<void>;
@@ -33,7 +33,10 @@ export async function startCluster(masters = 3, replicasPerMaster = 0): Promise<
   const count = masters * (1 + replicasPerMaster);
   const ports: number[] = [];
   const children: ChildProcess[] = [];
+  const clients: Cluster[] = [];
   const stop = async (): Promise<void> => {
+    // A Cluster client still connecting when its nodes die retries forever and keeps jest alive.
+    for (const c of clients) c.disconnect();
     await Promise.all(
       children.map(
         (c) =>
@@ -100,7 +103,11 @@ export async function startCluster(masters = 3, replicasPerMaster = 0): Promise<
   return {
     ports,
     nodes,
-    client: (options) => new Cluster(nodes.slice(), options),
+    client: (options) => {
+      const c = new Cluster(nodes.slice(), options);
+      clients.push(c);
+      return c;
+    },
     stop,
   };
 }
