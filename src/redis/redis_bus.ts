@@ -23,10 +23,14 @@ export class RedisBus implements Bus {
 
   async start(channel: string, handlers: BusHandlers): Promise<void> {
     // Resubscription is ours to do, so that `up` is said only after the SUBSCRIBE reply.
-    const sub = (this.sub = this.client.duplicate({
-      autoResubscribe: false,
-      maxRetriesPerRequest: 1,
-    } as never));
+    const options = { autoResubscribe: false, maxRetriesPerRequest: 1 };
+    // Cluster#duplicate takes startup nodes first: options given alone would be dropped.
+    const client = this.client as Redis & { isCluster?: boolean };
+    const sub = (this.sub = (
+      client.isCluster === true
+        ? (this.client as Cluster).duplicate([], options as never)
+        : client.duplicate(options)
+    ) as Redis | Cluster);
     sub.on('error', () => {
       // Connection errors surface as 'close'; the store reports its own.
     });

@@ -7,7 +7,7 @@ import type { Bus } from '../stores/bus';
 import { RedisBus } from './redis_bus';
 import { TickPipeline } from './tick_pipeline';
 import { RedisLocks, type RedisLocksOptions } from './redis_locks';
-import { INVALIDATE_SCRIPT, READ_MANY_SCRIPT, TOUCH_SCRIPT } from './scripts';
+import { INVALIDATE_SCRIPT, READ_MANY_SCRIPT, TOUCH_SCRIPT, VERSIONS_SCRIPT } from './scripts';
 
 /** Options of `RedisStore`: an ioredis client you own, or how to make one the store owns. */
 export interface RedisStoreOptions {
@@ -32,6 +32,15 @@ export interface RedisStoreOptions {
   locks?: RedisLocksOptions;
 }
 
+/**
+ * Cluster layout. Entry keys spread over every slot. The invalidation sequence and all tag
+ * version keys of one prefix share one slot (hash tag `{<prefix>:__:v}`), so an invalidation
+ * stays one atomic script (INCR + SETs) and a tag check is one MGET. That slot is hot, but its
+ * keys are tiny counters and it sees one MGET per read batch; the alternative, one slot per
+ * tag, would make the bump non-atomic across tags and order it after the INCR by hand.
+ */
+const VERSION_SLOT_SUFFIX = ':__:v}';
+
 /** A read waiting for its batch to be sent. */
 interface PendingRead {
   key: string;
@@ -54,11 +63,13 @@ interface ScriptedClient {
   cachekitReadMany(numKeys: number, ...keysThenArgs: string[]): Promise<ReadReply[]>;
   cachekitInvalidate(numKeys: number, ...args: (string | number)[]): Promise<number>;
   cachekitTouch(entry: string, ttl: number): Promise<number>;
+  cachekitVersions(numKeys: number, ...keys: string[]): Promise<(string | null)[]>;
 }
 
 /**
  * L2 on Redis via ioredis. A hit costs one round trip, tag check included (a Lua script);
- * invalidation is one INCR plus one SET per tag, in one script.
+ * invalidation is one INCR plus one SET per tag, in one script. On Redis Cluster a read costs
+ * two (entries, then their tag versions) and replica reads follow the client's `scaleReads`.
  */
 export class RedisStore implements Store {
   readonly name = 'redis';
@@ -81,6 +92,10 @@ export class RedisStore implements Store {
   private readonly hints: LRUCache<string, readonly string[]> | undefined;
   /** Entry writes (and the bus's publishes) of one tick, sent as one pipeline. */
   private readonly writes: TickPipeline;
+  /** A Redis Cluster client: version keys move to one slot and reads check tags here. */
+  private readonly isCluster: boolean;
+  /** The Cluster client reads from replicas; version reads are then forced to masters. */
+  private readonly replicaReads: boolean;
 
   constructor(options: RedisStoreOptions = {}) {
     if (options.client) {
@@ -99,19 +114,25 @@ export class RedisStore implements Store {
       this.client.defineCommand('cachekitReadMany', { lua: READ_MANY_SCRIPT });
       this.client.defineCommand('cachekitInvalidate', { lua: INVALIDATE_SCRIPT });
       this.client.defineCommand('cachekitTouch', { numberOfKeys: 1, lua: TOUCH_SCRIPT });
+      this.client.defineCommand('cachekitVersions', { lua: VERSIONS_SCRIPT });
     }
     this.locks = new RedisLocks(this.client, options.locks);
     this.writes = new TickPipeline(this.client);
     this.batchReads = options.batchReads ?? true;
     const hintCount = options.tagHints ?? 50_000;
-    // MGET over keys of different slots is refused by a Cluster: it keeps the script path there.
-    const isCluster = (this.client as { isCluster?: boolean }).isCluster === true;
-    this.hints = hintCount > 0 && !isCluster ? new LRUCache({ max: hintCount }) : undefined;
+    const cluster = this.client as { isCluster?: boolean; options?: { scaleReads?: unknown } };
+    this.isCluster = cluster.isCluster === true;
+    // With `scaleReads` other than 'master', ioredis sends GET/MGET to replicas. Entries may come
+    // from there; versions and the sequence must not (see readVersions).
+    this.replicaReads = this.isCluster && (cluster.options?.scaleReads ?? 'master') !== 'master';
+    // The cluster read path checks tags from the headers it reads; hints serve the single-Redis path.
+    this.hints = hintCount > 0 && !this.isCluster ? new LRUCache({ max: hintCount }) : undefined;
     const client = this.client as unknown as Record<string, (...a: unknown[]) => Promise<never>>;
     this.scripted = {
       cachekitReadMany: (n, ...rest) => client.cachekitReadManyBuffer(n, ...rest),
       cachekitInvalidate: (n, ...args) => client.cachekitInvalidate(n, ...args),
       cachekitTouch: (entry, ttl) => client.cachekitTouch(entry, ttl),
+      cachekitVersions: (n, ...keys) => client.cachekitVersions(n, ...keys),
     };
   }
 
@@ -146,6 +167,10 @@ export class RedisStore implements Store {
   }
 
   private sendBatch(seqKey: string, reads: PendingRead[]): void {
+    if (this.isCluster) {
+      this.sendCluster(seqKey, reads);
+      return;
+    }
     const hints = this.hints;
     if (hints === undefined) {
       this.sendScripted(seqKey, reads);
@@ -243,6 +268,77 @@ export class RedisStore implements Store {
     );
   }
 
+  /**
+   * The Cluster read: entries first (each on its own slot, sent concurrently), then the sequence
+   * and every tag they name in one MGET on the version slot. Two round trips, in that order: an
+   * invalidation landing between them only makes an entry look stale, never a stale one fresh.
+   */
+  private sendCluster(seqKey: string, reads: PendingRead[]): void {
+    const needTtl = reads.some((r) => r.needTtl);
+    const client = this.client;
+    const fetches = reads.map((r) =>
+      needTtl
+        ? Promise.all([client.getBuffer(r.key), client.pttl(r.key)])
+        : client.getBuffer(r.key).then((d) => [d, -1] as const),
+    );
+    Promise.all(fetches)
+      .then(async (rows) => {
+        const versionKeys = [this.versionKey(seqKey)];
+        const at = new Map<string, number>();
+        const entries = rows.map(([data]) => (data === null ? undefined : decodeEntry(data)));
+        for (const e of entries) {
+          const tags = e?.header.t;
+          if (tags === undefined) continue;
+          for (const t of tags) if (!at.has(t)) at.set(t, versionKeys.push(this.versionKey(t)) - 1);
+        }
+        const versions = await this.readVersions(versionKeys);
+        const seq = seqOf(versions[0]);
+        for (let i = 0; i < reads.length; i++) {
+          const read = reads[i];
+          const entry = entries[i];
+          if (entry === undefined) {
+            read.resolve({ kind: 'miss', seq });
+            continue;
+          }
+          const data = rows[i][0]!;
+          const pttl = needTtl ? ttlOf(rows[i][1]) : -1;
+          const { header } = entry;
+          const stale = header.t?.some((t) => {
+            const v = versions[at.get(t)!];
+            return v !== null && Number(v) > header.s;
+          });
+          if (stale) {
+            read.resolve({ kind: 'stale', seq, data, remainingMs: pttl });
+            continue;
+          }
+          const sliding = header.sl ?? 0;
+          if (sliding > 0) client.pexpire(read.key, sliding).catch(() => undefined);
+          read.resolve({ kind: 'hit', data, remainingMs: sliding > 0 ? sliding : pttl, entry });
+        }
+      })
+      .catch((err: unknown) => {
+        for (const r of reads) r.reject(err);
+      });
+  }
+
+  /** Where a sequence or tag version key lives: itself on one Redis, the prefix's version slot on Cluster. */
+  private versionKey(key: string): string {
+    if (!this.isCluster) return key;
+    const end = key.indexOf(':__:');
+    // Braces in a prefix would end the hash tag early (or empty it); they only choose the slot.
+    const prefix = (end < 0 ? 'cachekit' : key.slice(0, end)).replace(/[{}]/g, '_');
+    return '{' + prefix + VERSION_SLOT_SUFFIX + key;
+  }
+
+  /**
+   * Reads version keys (all on one slot). With replica reads on, a plain MGET would go to a
+   * replica, which may not have seen an invalidation yet; a script always runs on the master.
+   */
+  private readVersions(keys: string[]): Promise<(string | null)[]> {
+    if (this.replicaReads) return this.scripted.cachekitVersions(keys.length, ...keys);
+    return this.client.mget(...keys);
+  }
+
   /** The Lua read: entries and their tag check in one script call. */
   private sendScripted(seqKey: string, reads: PendingRead[]): void {
     const keys = reads.map((r) => r.key);
@@ -274,6 +370,11 @@ export class RedisStore implements Store {
   }
 
   async get(key: string): Promise<StoredValue | undefined> {
+    if (this.replicaReads) {
+      // A MULTI always runs on the master; two plain reads follow the client's scaleReads.
+      const [data, pttl] = await Promise.all([this.client.getBuffer(key), this.client.pttl(key)]);
+      return data === null ? undefined : { data, remainingMs: ttlOf(pttl) };
+    }
     const r = await this.client.multi().getBuffer(key).pttl(key).exec();
     const data = r?.[0]?.[1] as Buffer | null;
     if (!data) return undefined;
@@ -297,21 +398,44 @@ export class RedisStore implements Store {
   }
 
   async touchValidated(key: string, ttlMs: number): Promise<void> {
-    await this.scripted.cachekitTouch(key, Math.max(1, Math.ceil(ttlMs)));
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    if (!this.isCluster) {
+      await this.scripted.cachekitTouch(key, ttl);
+      return;
+    }
+    // The script would read version keys on another slot. Checked here instead; an invalidation
+    // that lands before the PEXPIRE only keeps a dead entry longer, and reads still see it stale.
+    const data = await this.client.getBuffer(key);
+    const entry = data === null ? undefined : decodeEntry(data);
+    if (entry === undefined) return;
+    const tags = entry.header.t ?? NO_TAGS;
+    if (tags.length > 0) {
+      const vs = await this.readVersions(tags.map((t) => this.versionKey(t)));
+      if (vs.some((v) => v !== null && Number(v) > entry.header.s)) return;
+    }
+    await this.client.pexpire(key, ttl);
   }
 
   async getVersions(keys: readonly string[]): Promise<number[]> {
     if (keys.length === 0) return [];
-    const vs = await this.client.mget(...keys);
+    const vs = this.isCluster
+      ? await this.readVersions(keys.map((k) => this.versionKey(k)))
+      : await this.client.mget(...keys);
     return vs.map((v) => (v === null ? 0 : Number(v)));
   }
 
   async captureSeq(seqKey: string): Promise<number> {
-    const v = await this.client.get(seqKey);
+    const v = this.replicaReads
+      ? (await this.readVersions([this.versionKey(seqKey)]))[0]
+      : await this.client.get(this.versionKey(seqKey));
     return v === null ? 0 : Number(v);
   }
 
   async invalidate(seqKey: string, tagKeys: readonly string[], versionTtlMs: number): Promise<number> {
+    if (this.isCluster) {
+      seqKey = this.versionKey(seqKey);
+      tagKeys = tagKeys.map((t) => this.versionKey(t));
+    }
     return this.scripted.cachekitInvalidate(1 + tagKeys.length, seqKey, ...tagKeys, Math.ceil(versionTtlMs));
   }
 

@@ -3,8 +3,10 @@
  * separated by 0x1f, then the payload; see engine/entry.ts) so that the tag check happens on
  * the server, in the same round trip as the read.
  *
- * On a single Redis the read script touches tag keys it was not given in KEYS; that is allowed
- * outside Cluster mode. On Cluster the store must check tags separately (see the Cluster issue).
+ * On a single Redis the read and touch scripts touch tag keys they were not given in KEYS; that
+ * is allowed outside Cluster mode. On Cluster the store does not run them: it reads entries and
+ * checks their tag versions itself (RedisStore.sendCluster), and the scripts it does run there
+ * (INVALIDATE, VERSIONS) declare every key, all on the prefix's version slot.
  */
 
 /**
@@ -123,3 +125,9 @@ for i = 1, n do
 end
 return out
 `;
+
+/**
+ * KEYS: version keys of one slot. A plain MGET, as a script so that a Cluster client reading
+ * from replicas still sends it to the master (ioredis routes only read-only commands to replicas).
+ */
+export const VERSIONS_SCRIPT = `return redis.call('MGET', unpack(KEYS))`;

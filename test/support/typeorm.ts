@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import type { Cache } from '../../src';
 import { cachekitTypeOrm } from '../../src/typeorm';
 import { DATABASE_URL, MYSQL_URL, requireMariaDb, requirePostgres } from './services';
-import { openStack, type StackHandle } from './stacks';
+import { openStack, type StackHandle, type StackKind } from './stacks';
 
 /** The databases every TypeORM test runs on. */
 export type Db = 'sqlite' | 'postgres' | 'mariadb';
@@ -16,15 +16,16 @@ export interface TypeOrmFixture {
   close(tables: readonly string[]): Promise<void>;
 }
 
-/** Opens `db` with `entities`, the invalidation subscriber and the query-cache provider. */
+/** Opens `db` with `entities`, the invalidation subscriber and the query-cache provider, the cache on `stackKind`. */
 export async function openTypeOrm(
   db: Db,
   entities: (new () => unknown)[],
   name: string,
+  stackKind: StackKind = 'l1+redis',
 ): Promise<TypeOrmFixture> {
   if (db === 'postgres') await requirePostgres();
   if (db === 'mariadb') await requireMariaDb();
-  const stack = await openStack('l1+redis', `${name}-${db}`);
+  const stack = await openStack(stackKind, `${name}-${db}`);
   const cache = stack.makeCache();
   const ck = cachekitTypeOrm(cache, { onError: (e) => console.error(e) });
   const common = {
