@@ -121,6 +121,8 @@ export class Cache {
       warmings.set(st, warming);
     }
     this.warming = warming;
+    // Last, once nothing above can throw any more.
+    if (stack === undefined) this.stack.startSync();
   }
 
   /**

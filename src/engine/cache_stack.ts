@@ -186,9 +186,6 @@ export class CacheStack {
         throw new CacheConfigError('bus', bus, 'expected a Bus { start, publish, close } or false');
       }
       this.sync = new L1Sync(this, bus);
-      void this.sync
-        .start()
-        .catch((err: unknown) => this.report(new CacheStoreError('bus.start', undefined, err), 'bus.start'));
     }
     if (!this.l1 && !this.l2)
       throw new CacheConfigError('l1', l1, 'a cache needs at least one tier: enable L1 or give an L2');
@@ -212,6 +209,17 @@ export class CacheStack {
         }
       }
     }
+  }
+
+  /**
+   * Subscribes to the bus. Called by the cache once it is fully built: a constructor that throws
+   * on a bad option must not leave a subscriber connection behind (on Cluster it would keep the
+   * process alive).
+   */
+  startSync(): void {
+    void this.sync
+      ?.start()
+      .catch((err: unknown) => this.report(new CacheStoreError('bus.start', undefined, err), 'bus.start'));
   }
 
   /** Entry settings for a call: cached by options object, so a decorator's options are validated once. */
