@@ -60,6 +60,8 @@ export class Cache {
   /** Whether this is one tenant's view (see `tenant`). */
   private readonly isTenant: boolean;
   private tenants: LRUCache<string, Cache> | undefined;
+  /** For a tenant view: the cache it scopes and the tenant, so its namespaces stay tenant views. */
+  private tenantOf: { parent: Cache; id: string } | undefined;
   /** Startup, scheduled and replay warming: register warmers and replay receivers here. */
   readonly warming: Warming;
 
@@ -281,6 +283,9 @@ export class Cache {
         'expected letters, digits, - and _ (not starting with _)',
       );
     }
+    // A tenant's namespace is the namespace's tenant view: the same entries runWithTenant reaches
+    // through the root's namespace, and reached by that namespace's all-tenant invalidations.
+    if (this.tenantOf !== undefined) return this.tenantOf.parent.namespace(name).tenant(this.tenantOf.id);
     const path = this.namespacePath === '' ? name : `${this.namespacePath}.${name}`;
     return new Cache(undefined, this.stack, path, this.scope.scopeTags);
   }
@@ -304,6 +309,7 @@ export class Cache {
           sharedTagPrefix: this.scope.tagPrefix,
         },
       );
+      c.tenantOf = { parent: this, id };
       (this.tenants ??= new LRUCache({ max: 10_000 })).set(id, c);
     }
     return c;
