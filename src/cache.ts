@@ -3,7 +3,7 @@ import { CacheConfigError, CacheError, CacheKeyError, CacheTenantError } from '.
 import { tenantSegment } from './engine/tenancy';
 import { CacheStack } from './engine/cache_stack';
 import type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
-import { argsKey } from './engine/keys';
+import { argsKey, topString } from './engine/keys';
 import { type CacheOptions, type CallOptions, validateTags } from './engine/options';
 import type { CacheStats } from './engine/stats';
 import { type DomainEventPayload, eventTags, payloadIds, validateEventName } from './engine/domain_events';
@@ -116,7 +116,8 @@ export class Cache {
     // The hit path: no await, no allocation beyond the copy and the promise.
     if (this.stack.tenancy !== undefined && !this.isTenant) return this.tenantGetOrLoad(key, loader, options);
     let k: string | undefined;
-    if (typeof key === 'string' && key !== '') k = key;
+    // A string key is encoded like a one-string argument list: '1' must not reach [1]'s entry.
+    if (typeof key === 'string' && key !== '') k = topString(key);
     else {
       try {
         k = this.keyString(key);
@@ -432,7 +433,7 @@ export class Cache {
 
   /** The string form of a key, or undefined when it has none (the caller then throws keyError). */
   private keyString(key: CacheKey): string | undefined {
-    if (typeof key === 'string') return key === '' ? undefined : key;
+    if (typeof key === 'string') return key === '' ? undefined : topString(key);
     if (Array.isArray(key)) {
       const k = argsKey(key); // throws CacheKeyError naming the bad part
       return k === '' ? undefined : k;
