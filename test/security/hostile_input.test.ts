@@ -155,3 +155,25 @@ describe.each(STACKS)('hostile keys and tags stay confined (%s)', (kind) => {
     },
   );
 });
+
+describe('hostile keys across instances (l1+redis)', () => {
+  let stack: StackHandle;
+  beforeAll(async () => {
+    stack = await openStack('l1+redis', 'hostile-bus');
+  });
+  afterAll(() => stack.cleanup());
+
+  test('another instance drops its L1 copy of exactly the hostile key that was rewritten', async () => {
+    const writer = stack.makeCache();
+    const other = stack.makeCache();
+    const keys = ['\ud800', '\udbff', '\ufffd', 'a\0b', 'a\nb', '*'];
+    for (const k of keys) await writer.set(k, 'old');
+    for (const k of keys) expect(await other.get(k)).toBe('old');
+    await writer.set('\ud800', 'new');
+    // The drop travels over the bus: wait for it, bounded.
+    for (let i = 0; i < 200 && (await other.get('\ud800')) !== 'new'; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(await other.get('\ud800')).toBe('new');
+    for (const k of keys.slice(1)) expect(await other.get(k)).toBe('old');
+  });
+});
