@@ -3,7 +3,7 @@ import { CacheConfigError, CacheError, CacheKeyError, CacheTenantError } from '.
 import { tenantSegment } from './engine/tenancy';
 import { CacheStack } from './engine/cache_stack';
 import type { CacheEventMap, CacheEventName, CacheLayer } from './engine/events';
-import { argsKey } from './engine/keys';
+import { argsKey, topString } from './engine/keys';
 import { type CacheOptions, type CallOptions, validateTags } from './engine/options';
 import type { CacheStats } from './engine/stats';
 import { type DomainEventPayload, eventTags, payloadIds, validateEventName } from './engine/domain_events';
@@ -77,6 +77,8 @@ export class Cache {
   /** Whether this is one tenant's view (see `tenant`). */
   private readonly isTenant: boolean;
   private tenants: LRUCache<string, Cache> | undefined;
+  /** For a tenant view: the cache it scopes and the tenant, so its namespaces stay tenant views. */
+  private tenantOf: { parent: Cache; id: string } | undefined;
   /** Startup, scheduled and replay warming: register warmers and replay receivers here. */
   readonly warming: Warming;
 
@@ -134,7 +136,8 @@ export class Cache {
     // The hit path: no await, no allocation beyond the copy and the promise.
     if (this.stack.tenancy !== undefined && !this.isTenant) return this.tenantGetOrLoad(key, loader, options);
     let k: string | undefined;
-    if (typeof key === 'string' && key !== '') k = key;
+    // A string key is encoded like a one-string argument list: '1' must not reach [1]'s entry.
+    if (typeof key === 'string' && key !== '') k = topString(key);
     else {
       try {
         k = this.keyString(key);
@@ -305,6 +308,9 @@ export class Cache {
         'expected letters, digits, - and _ (not starting with _)',
       );
     }
+    // A tenant's namespace is the namespace's tenant view: the same entries runWithTenant reaches
+    // through the root's namespace, and reached by that namespace's all-tenant invalidations.
+    if (this.tenantOf !== undefined) return this.tenantOf.parent.namespace(name).tenant(this.tenantOf.id);
     const path = this.namespacePath === '' ? name : `${this.namespacePath}.${name}`;
     return new Cache(undefined, this.stack, path, this.scope.scopeTags);
   }
@@ -328,6 +334,7 @@ export class Cache {
           sharedTagPrefix: this.scope.tagPrefix,
         },
       );
+      c.tenantOf = { parent: this, id };
       (this.tenants ??= new LRUCache({ max: 10_000 })).set(id, c);
     }
     return c;
@@ -456,7 +463,7 @@ export class Cache {
 
   /** The string form of a key, or undefined when it has none (the caller then throws keyError). */
   private keyString(key: CacheKey): string | undefined {
-    if (typeof key === 'string') return key === '' ? undefined : key;
+    if (typeof key === 'string') return key === '' ? undefined : topString(key);
     if (Array.isArray(key)) {
       const k = argsKey(key); // throws CacheKeyError naming the bad part
       return k === '' ? undefined : k;

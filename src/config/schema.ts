@@ -117,7 +117,9 @@ const negativeTtl = leaf<number | false>((value) => {
 });
 
 // The engine's rule for tags (they travel in a line-based entry header).
-const tag = leaf(text('a non-empty tag without line breaks or \\x1f', (s) => s !== '' && isHeaderSafe(s)));
+const tag = leaf(
+  text('a non-empty, well-formed tag without line breaks or \\x1f', (s) => s !== '' && isHeaderSafe(s)),
+);
 
 const lockSection = section({
   ttl: duration.optional(),

@@ -32,7 +32,14 @@ const MAGIC = 'ck2';
 
 /** Whether a string can stand in a header field (no field separator, no line break). */
 export function isHeaderSafe(s: string): boolean {
-  return s.indexOf(FIELD_SEPARATOR) === -1 && s.indexOf('\n') === -1 && s.indexOf('\r') === -1;
+  // Headers travel as UTF-8, where every lone surrogate turns into the same U+FFFD: tags that
+  // differ only there would share one version.
+  return (
+    s.indexOf(FIELD_SEPARATOR) === -1 &&
+    s.indexOf('\n') === -1 &&
+    s.indexOf('\r') === -1 &&
+    (s as unknown as { isWellFormed(): boolean }).isWellFormed()
+  );
 }
 
 /** What L1 holds for a key. Kept flat and small: it is read on every hit. */

@@ -99,18 +99,31 @@ export function limitKeyLength(key: string, maxLength = 200): string {
   // A short key that already has the shape of a hashed one (a `#` 44 characters from the end)
   // is hashed too: otherwise a caller could pick a short key equal to the hashed form of
   // someone else's long key and read or overwrite that entry.
+  // A key with a lone surrogate is hashed too: UTF-8 (what Redis stores) turns every lone
+  // surrogate into U+FFFD, so '\ud800' and '\udbff' would share one entry.
+  const wellFormed = (key as unknown as { isWellFormed(): boolean }).isWellFormed();
   if (
+    wellFormed &&
     key.length <= maxLength &&
     !(key.length >= HASHED_TAIL && key.charCodeAt(key.length - HASHED_TAIL) === HASH)
   ) {
     return key;
   }
-  let head = Math.min(maxLength >> 1, maxLength - HASHED_TAIL);
+  let head = Math.min(maxLength >> 1, maxLength - HASHED_TAIL, key.length);
   // Do not cut a surrogate pair in half: a lone surrogate is not valid UTF-8 once it reaches Redis.
   const last = key.charCodeAt(head - 1);
   if (last >= 0xd800 && last <= 0xdbff) head--;
-  return key.slice(0, head) + '#' + createHash('sha256').update(key, 'utf8').digest('base64url');
+  const hash = createHash('sha256');
+  // Such a key hashes its UTF-16 units, behind a 0xff byte that no UTF-8 text holds, so it cannot
+  // share a hash input with a well-formed key.
+  if (wellFormed) hash.update(key, 'utf8');
+  else hash.update(ILL_FORMED_MARK).update(key, 'utf16le');
+  const readable = key.slice(0, head) as unknown as { toWellFormed(): string };
+  return readable.toWellFormed() + '#' + hash.digest('base64url');
 }
+
+/** Starts the hash input of a key with a lone surrogate: a byte UTF-8 never produces. */
+const ILL_FORMED_MARK = Buffer.from([0xff]);
 
 /** `#` plus 43 characters of base64url SHA-256. */
 const HASHED_TAIL = 44;
@@ -203,7 +216,8 @@ function describeMapKey(k: unknown, i: number): string {
   }
 }
 
-function topString(s: string): string {
+/** The key of a lone string: as is, or JSON-quoted when it could be read as another encoding (so `'1'` is not `[1]`). */
+export function topString(s: string): string {
   if (s.length === 0) return '""';
   const c = s.charCodeAt(0);
   // " # - 0-9 [ {  start every non-string encoding; see the grammar above.

@@ -278,7 +278,7 @@ function resolveLock(path: string, l: boolean | LockOptions): ResolvedEntry['loc
 }
 
 /** What a tag name must be; shared by every place that takes tags. */
-export const TAG_RULE = 'a tag must be a non-empty string without line breaks or \\x1f';
+export const TAG_RULE = 'a tag must be a non-empty, well-formed string without line breaks or \\x1f';
 
 /** Checks that tags are an array of non-empty strings. */
 export function validateTags(option: string, tags: unknown): asserts tags is readonly string[] {
