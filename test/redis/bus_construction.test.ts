@@ -20,10 +20,9 @@ describe('a cache that fails to construct', () => {
   });
 
   const subscribers = async () =>
-    (await admin.client('LIST'))
-      .toString()
+    String(await admin.client('LIST'))
       .split('\n')
-      .filter((l) => / sub=[1-9]/.test(l)).length;
+      .filter((l: string) => / sub=[1-9]/.test(l)).length;
 
   test('opens no bus subscription; a valid one does', async () => {
     const client = new Redis(redis.url);
