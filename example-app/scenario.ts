@@ -142,6 +142,21 @@ export async function runScenario(shop: Shop, log: (line: string) => void): Prom
   );
   endPhase('category bump');
 
+  // --- Domain events (invalidate_on) ----------------------------------------------------------------
+  log(heading('domain event (invalidate_on)'));
+  await call('search', () => catalog.search('lamp'));
+  const searchLoads = calls.loadsOf('search');
+  await call('search', () => catalog.search('lamp'));
+  const whileCached = calls.loadsOf('search') - searchLoads;
+  await cache.emit('catalog.refresh');
+  await call('search', () => catalog.search('lamp'));
+  const afterEvent = calls.loadsOf('search') - searchLoads - whileCached;
+  log(
+    `  search "lamp": ${whileCached} loads while cached; after cache.emit('catalog.refresh'), which the ` +
+      `search_results policy listens to: reloaded ${afterEvent}x`,
+  );
+  endPhase('domain event');
+
   // --- Stampede protection ---------------------------------------------------------------------------
   log(heading('stampede protection on a hot product'));
   const hot = ids[1];

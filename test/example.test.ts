@@ -80,6 +80,10 @@ describe.each<Backend>(['embedded', 'servers'])('the example shop (%s)', (backen
     expect(out).toContain(
       "invalidateTags([category:2]): its listing reloaded 1x, category 3's 0x (untouched)",
     );
+    // A domain event drops every entry of the policy that listens to it (invalidate_on), and nothing before it.
+    expect(out).toContain(
+      'search "lamp": 0 loads while cached; after cache.emit(\'catalog.refresh\'), which the search_results policy listens to: reloaded 1x',
+    );
     // Stampede and negative caching.
     expect(out).toContain(
       '200 concurrent requests for lamp 2 right after its entry was invalidated: 1 loader call',
