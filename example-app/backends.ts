@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { createConnection } from 'mysql2/promise';
 import { Client } from 'pg';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { Cache, type WriteQueue } from '../src';
@@ -25,8 +26,9 @@ export interface Backends {
 }
 
 /**
- * The cache from `cache_config.yaml` plus the two backends: SQLite in memory and an in-memory
- * cache by default; PostgreSQL and an L1 over Redis when DATABASE_URL and REDIS_URL are set.
+ * The cache from `cache_config.yaml` plus the backends: SQLite in memory and an in-memory cache
+ * by default; PostgreSQL (a `postgres://` DATABASE_URL) or MariaDB/MySQL (`mysql://`), and an L1
+ * over Redis when REDIS_URL is set.
  * On shared servers this run gets its own key prefix, queue name and schema, all removed on close.
  */
 export async function openBackends(): Promise<Backends> {
@@ -47,6 +49,7 @@ export async function openBackends(): Promise<Backends> {
   const queueName = `ckexample-${run}`;
   const writeQueue = redis ? new RedisStreamQueue({ client: redis, name: queueName }) : undefined;
   const schema = `ckexample_${run}`;
+  const mysql = databaseUrl !== undefined && /^(mysql|mariadb):/.test(databaseUrl);
 
   async function openDataSource(ck: CachekitTypeOrm): Promise<DataSource> {
     const common = {
@@ -56,7 +59,13 @@ export async function openBackends(): Promise<Backends> {
       cache: { provider: ck.provider },
     };
     let options: DataSourceOptions;
-    if (databaseUrl) {
+    if (databaseUrl && mysql) {
+      // A database of its own (MySQL's schemas are databases), dropped at exit.
+      await withMysql(databaseUrl, (c) => c.query(`CREATE DATABASE IF NOT EXISTS \`${schema}\``));
+      const url = new URL(databaseUrl);
+      url.pathname = `/${schema}`;
+      options = { type: 'mariadb', url: url.toString().replace(/^mariadb:/, 'mysql:'), ...common };
+    } else if (databaseUrl) {
       // A schema of its own: the shop's tables never meet another user's tables on a shared server.
       await withPg(databaseUrl, (pg) => pg.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`));
       options = { type: 'postgres', url: databaseUrl, schema, ...common };
@@ -79,12 +88,14 @@ export async function openBackends(): Promise<Backends> {
             .filter(Boolean)
             .join(', ')
         : undefined,
-    description: `${databaseUrl ? 'PostgreSQL' : 'SQLite (in memory)'} + ${redis ? 'L1 + Redis' : 'in-memory cache'}`,
+    description: `${databaseUrl ? (mysql ? 'MariaDB' : 'PostgreSQL') : 'SQLite (in memory)'} + ${redis ? 'L1 + Redis' : 'in-memory cache'}`,
     openDataSource,
     async close() {
       if (dataSource?.isInitialized) await dataSource.destroy();
       await cache.close();
-      if (databaseUrl)
+      if (databaseUrl && mysql)
+        await withMysql(databaseUrl, (c) => c.query(`DROP DATABASE IF EXISTS \`${schema}\``));
+      else if (databaseUrl)
         await withPg(databaseUrl, (pg) => pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
       if (redis) {
         await deleteMatching(redis, `*${prefix}*`);
@@ -102,6 +113,18 @@ async function withPg<T>(url: string, fn: (pg: Client) => Promise<T>): Promise<T
     return await fn(pg);
   } finally {
     await pg.end();
+  }
+}
+
+async function withMysql<T>(
+  url: string,
+  fn: (c: Awaited<ReturnType<typeof createConnection>>) => Promise<T>,
+): Promise<T> {
+  const c = await createConnection(url.replace(/^mariadb:/, 'mysql:'));
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
   }
 }
 

@@ -2,7 +2,15 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { DATABASE_URL, REDIS_URL, requirePostgres, requireRedis } from './support/services';
+import { createConnection } from 'mysql2/promise';
+import {
+  DATABASE_URL,
+  MYSQL_URL,
+  REDIS_URL,
+  requireMariaDb,
+  requirePostgres,
+  requireRedis,
+} from './support/services';
 
 const ROOT = join(__dirname, '..');
 const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
@@ -280,5 +288,26 @@ describe('npm run example:load', () => {
     expect(p99).toBeGreaterThanOrEqual(p50);
     const [ratio] = numbers(out, /cache hit ratio: ([\d.]+)%/);
     expect(ratio).toBeGreaterThan(0);
+  });
+});
+
+describe('the example shop on MariaDB', () => {
+  jest.setTimeout(120_000);
+
+  test('npm run example runs its tour on MariaDB (mysql://) and drops its database at exit', async () => {
+    await requireMariaDb();
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: MYSQL_URL };
+    delete env.REDIS_URL;
+    const { code, out, err } = await run(['example-app/main.ts'], env);
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(out).toContain('TypeORM on MariaDB + in-memory cache');
+    expect(out).toContain('product page now shows 17.50 (reloaded: 1 load)');
+    expect(out).toContain('write-through: findOneById(1) = 17.50 with 0 database loads');
+    expect(out).toContain('after the flush: 72 in the database');
+    const [, database] = /schema (\S+) \(removed at exit\)/.exec(out)!;
+    const c = await createConnection(MYSQL_URL);
+    const [rows] = await c.query('SHOW DATABASES LIKE ?', [database]);
+    await c.end();
+    expect(rows).toEqual([]);
   });
 });
