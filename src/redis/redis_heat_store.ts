@@ -1,5 +1,6 @@
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { closeClient } from './close_client';
+import { connect } from './connection';
 import type { HeatEntry, HeatStore } from '../warming/heat_store';
 
 /** Options of `RedisHeatStore`: an ioredis client you own (e.g. `redisStore.client`), or how to make one. */
@@ -28,14 +29,7 @@ export class RedisHeatStore implements HeatStore {
   private readonly owned: boolean;
 
   constructor(options: RedisHeatStoreOptions = {}) {
-    if (options.client) {
-      this.client = options.client;
-      this.owned = false;
-    } else {
-      const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-      this.client = new Redis(url, { maxRetriesPerRequest: 1, ...options.redis });
-      this.owned = true;
-    }
+    ({ client: this.client, owned: this.owned } = connect(options));
   }
 
   async add(

@@ -1,5 +1,6 @@
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { closeClient } from './close_client';
+import { connect } from './connection';
 import { LRUCache } from 'lru-cache';
 import { decodeEntry } from '../engine/entry';
 import type { L2Read, Store, StoredValue } from '../stores/store';
@@ -98,16 +99,7 @@ export class RedisStore implements Store {
   private readonly replicaReads: boolean;
 
   constructor(options: RedisStoreOptions = {}) {
-    if (options.client) {
-      this.client = options.client;
-      this.owned = false;
-    } else {
-      const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-      // A cache must fail fast rather than queue: one retry per command, then the engine's
-      // timeout and fallback to the loader take over.
-      this.client = new Redis(url, { maxRetriesPerRequest: 1, ...options.redis });
-      this.owned = true;
-    }
+    ({ client: this.client, owned: this.owned } = connect(options));
     const c = this.client as unknown as { cachekitReadMany?: unknown };
     if (typeof c.cachekitReadMany !== 'function') {
       // Buffer variants (`…Buffer`) keep binary payloads intact; defineCommand handles EVALSHA/NOSCRIPT.

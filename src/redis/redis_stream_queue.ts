@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeClient } from './close_client';
+import { connect } from './connection';
 import { hostname } from 'node:os';
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { type Duration, parseDuration } from '../engine/duration';
@@ -296,15 +297,8 @@ export class RedisStreamQueue implements WriteQueue {
     this.streamKey = this.base;
     this.deadKey = `${this.base}:dead`;
     this.seqKey = `${this.base}:seq`;
-    if (options.client) {
-      this.client = options.client;
-      this.owned = false;
-    } else {
-      const url = options.url ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-      // An append that cannot reach Redis must fail (the write is not acknowledged), not queue.
-      this.client = new Redis(url, { maxRetriesPerRequest: 1, ...options.redis });
-      this.owned = true;
-    }
+    // An append that cannot reach Redis must fail (the write is not acknowledged), not queue.
+    ({ client: this.client, owned: this.owned } = connect(options));
     const c = this.client as unknown as Record<string, unknown>;
     if (typeof c.cachekitWbAppend !== 'function') {
       this.client.defineCommand('cachekitWbAppend', { lua: APPEND });

@@ -1,16 +1,10 @@
+import { until } from '../support/probes';
 import { register as defaultRegistry, Registry } from 'prom-client';
 import { Cache, CacheConfigError, CacheTimeoutError } from '../../src';
 import { cacheMetrics, type CacheMetrics } from '../../src/prometheus';
 import { RedisStore } from '../../src/redis';
 import { type PrivateRedis, sleep, startPrivateRedis, uniquePrefix } from '../support/services';
 import { scrape, serveMetrics } from './scrape';
-
-/** Polls until `ok()` or the deadline; returns whether it got there. */
-async function until(ok: () => boolean, ms = 5000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end && !ok()) await sleep(10);
-  return ok();
-}
 
 describe('cacheMetrics on a memory cache, scraped over HTTP', () => {
   let cache: Cache;
@@ -156,13 +150,13 @@ describe('cacheMetrics on L1 + Redis: L2 hits, the bus, then Redis killed', () =
     const sa = await serveMetrics(a.metrics);
     const sb = await serveMetrics(b.metrics);
     try {
-      expect(await until(() => a.cache.stats().bus.live && b.cache.stats().bus.live)).toBe(true);
+      expect(await until(() => a.cache.stats().bus.live && b.cache.stats().bus.live, 5000)).toBe(true);
       await a.cache.getOrLoad('p', () => 'P', { tags: ['t'] });
       // B's L1 is empty: L2 answers, then its own L1.
       expect(await b.cache.getEntry('p')).toEqual({ value: 'P', layer: 'l2' });
       expect(await b.cache.getEntry('p')).toEqual({ value: 'P', layer: 'l1' });
       await a.cache.invalidateTags(['t']);
-      expect(await until(() => b.cache.stats().bus.received > 0)).toBe(true);
+      expect(await until(() => b.cache.stats().bus.received > 0, 5000)).toBe(true);
 
       const up = await scrape(sb.url);
       expect(up.value('cachekit_hits_total', { namespace: '_', layer: 'l2' })).toBe(1);
@@ -183,7 +177,7 @@ describe('cacheMetrics on L1 + Redis: L2 hits, the bus, then Redis killed', () =
       await redis.stop();
       // Calls still succeed through their loaders; the failures open the circuit.
       for (let i = 0; i < 6; i++) expect(await a.cache.getOrLoad(`down${i}`, () => i)).toBe(i);
-      expect(await until(() => !a.cache.stats().bus.live)).toBe(true);
+      expect(await until(() => !a.cache.stats().bus.live, 5000)).toBe(true);
 
       const down = await scrape(sa.url);
       const st = a.cache.stats();

@@ -1,17 +1,8 @@
+import { until } from '../support/probes';
 import Redis from 'ioredis';
 import { Cache } from '../../src';
 import { RedisStore } from '../../src/redis';
 import { deletePrefix, REDIS_URL, requireRedis, sleep, uniquePrefix } from '../support/services';
-
-/** Polls until `ok()` or the deadline; returns whether it got there. */
-async function until(ok: () => boolean | Promise<boolean>, ms = 3000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await ok()) return true;
-    await sleep(10);
-  }
-  return ok();
-}
 
 describe('L1 invalidation bus on Redis pub/sub', () => {
   const prefix = uniquePrefix('bus');

@@ -9,27 +9,7 @@ import {
   startPrivateRedis,
   uniquePrefix,
 } from '../support/services';
-
-/** Counts the commands a client sends, on a real Redis, by wrapping its sendCommand. */
-/**
- * Records the commands a client sends and how many times it writes to its socket: commands
- * written together (a pipeline) travel in one write, and are answered in one round trip.
- */
-function countCommands(client: Redis): { names: string[]; writes: number } {
-  const seen = { names: [] as string[], writes: 0 };
-  const original = client.sendCommand.bind(client);
-  client.sendCommand = ((cmd: { name: string }, stream?: unknown) => {
-    seen.names.push(cmd.name);
-    return original(cmd as never, stream as never);
-  }) as never;
-  const socket = client.stream;
-  const write = socket.write.bind(socket);
-  socket.write = ((...args: unknown[]) => {
-    seen.writes++;
-    return (write as (...a: unknown[]) => boolean)(...args);
-  }) as never;
-  return seen;
-}
+import { countCommands } from '../support/probes';
 
 describe('RedisStore', () => {
   let client: Redis;

@@ -2,19 +2,8 @@ import Redis from 'ioredis';
 import { Cache } from '../../src';
 import { RedisStore } from '../../src/redis';
 import { TickPipeline } from '../../src/redis/tick_pipeline';
+import { countCommands } from '../support/probes';
 import { deletePrefix, REDIS_URL, requireRedis, uniquePrefix } from '../support/services';
-
-/** Counts writes to the client's socket: a pipeline travels in one. */
-function countWrites(client: Redis): { writes: number } {
-  const seen = { writes: 0 };
-  const socket = client.stream;
-  const write = socket.write.bind(socket);
-  socket.write = ((...args: unknown[]) => {
-    seen.writes++;
-    return (write as (...a: unknown[]) => boolean)(...args);
-  }) as never;
-  return seen;
-}
 
 describe('TickPipeline: the writes of one tick in one pipeline', () => {
   let client: Redis;
@@ -35,7 +24,7 @@ describe('TickPipeline: the writes of one tick in one pipeline', () => {
 
   test('concurrent cache writes share one version read and leave in one socket write, and every one lands', async () => {
     const cache = new Cache({ prefix, l1: false, l2: new RedisStore({ client }) });
-    const seen = countWrites(client);
+    const seen = countCommands(client);
     await Promise.all(Array.from({ length: 20 }, (_, i) => cache.set(`k${i}`, { i })));
     // The 20 captures of the version share one read; then the 20 SETs leave as one pipeline.
     expect(seen.writes).toBe(2);
@@ -45,7 +34,7 @@ describe('TickPipeline: the writes of one tick in one pipeline', () => {
 
   test('a lone write is sent as it is', async () => {
     const pipe = new TickPipeline(client);
-    const seen = countWrites(client);
+    const seen = countCommands(client);
     await pipe.set(`${prefix}:lone`, Buffer.from('x'), 60_000);
     expect(seen.writes).toBe(1);
     expect(await admin.get(`${prefix}:lone`)).toBe('x');
