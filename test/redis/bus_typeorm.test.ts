@@ -1,4 +1,3 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
@@ -11,48 +10,18 @@ import {
   sleep,
   uniquePrefix,
 } from '../support/services';
+import { lineChild } from '../support/line_child';
 
 const TABLE = `ck_bus_row_${process.pid}`;
 const prefix = uniquePrefix('bus-typeorm');
 
 /** A child instance driven line by line. */
 function instance(name: string) {
-  const p: ChildProcessWithoutNullStreams = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', join(__dirname, 'bus_typeorm_child.ts')],
-    {
-      cwd: join(__dirname, '..', '..'),
-      env: { ...process.env, BUS_TABLE: TABLE, BUS_PREFIX: prefix, BUS_NAME: name, REDIS_URL, DATABASE_URL },
-    },
+  return lineChild(
+    join(__dirname, 'bus_typeorm_child.ts'),
+    { BUS_TABLE: TABLE, BUS_PREFIX: prefix, BUS_NAME: name, REDIS_URL, DATABASE_URL },
+    name,
   );
-  const lines: string[] = [];
-  let err = '';
-  let buf = '';
-  p.stdout.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
-  p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const next = async (): Promise<Record<string, unknown>> => {
-    const end = Date.now() + 20_000;
-    while (lines.length === 0) {
-      if (Date.now() > end || p.exitCode !== null) throw new Error(`${name} did not answer: ${err}`);
-      await sleep(5);
-    }
-    return JSON.parse(lines.shift()!) as Record<string, unknown>;
-  };
-  return {
-    p,
-    next,
-    async ask(cmd: string) {
-      p.stdin.write(cmd + '\n');
-      return next();
-    },
-  };
 }
 
 describe('L1 invalidation bus between two processes on TypeORM (PostgreSQL)', () => {

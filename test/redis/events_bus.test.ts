@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import {
   sleep,
   uniquePrefix,
 } from '../support/services';
+import { lineChild } from '../support/line_child';
 
 const TABLE = `ck_evbus_gadget_${process.pid}`;
 const prefix = uniquePrefix('events-bus');
@@ -44,50 +44,14 @@ cache:
 
 /** The child cache process, driven line by line. */
 function child(configPath: string) {
-  const p: ChildProcessWithoutNullStreams = spawn(
-    process.execPath,
-    ['-r', 'ts-node/register/transpile-only', join(__dirname, 'events_child.ts')],
-    {
-      cwd: join(__dirname, '..', '..'),
-      env: {
-        ...process.env,
-        EV_CONFIG: configPath,
-        EV_PREFIX: prefix,
-        EV_TABLE: TABLE,
-        EV_NAME: 'child',
-        REDIS_URL,
-        DATABASE_URL,
-      },
-    },
-  );
-  const lines: string[] = [];
-  let err = '';
-  let buf = '';
-  p.stdout.setEncoding('utf8').on('data', (d: string) => {
-    buf += d;
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
+  return lineChild(join(__dirname, 'events_child.ts'), {
+    EV_CONFIG: configPath,
+    EV_PREFIX: prefix,
+    EV_TABLE: TABLE,
+    EV_NAME: 'child',
+    REDIS_URL,
+    DATABASE_URL,
   });
-  p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const next = async (): Promise<Record<string, unknown>> => {
-    const end = Date.now() + 20_000;
-    while (lines.length === 0) {
-      if (Date.now() > end || p.exitCode !== null) throw new Error(`the child did not answer: ${err}`);
-      await sleep(5);
-    }
-    return JSON.parse(lines.shift()!) as Record<string, unknown>;
-  };
-  return {
-    p,
-    next,
-    async ask(cmd: string) {
-      p.stdin.write(cmd + '\n');
-      return next();
-    },
-  };
 }
 
 describe('domain events reach a second process (L1 + Redis, PostgreSQL, YAML config)', () => {
