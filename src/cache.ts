@@ -8,6 +8,7 @@ import { type CacheOptions, type CallOptions, validateTags } from './engine/opti
 import type { CacheStats } from './engine/stats';
 import { type DomainEventPayload, eventTags, payloadIds, validateEventName } from './engine/domain_events';
 import { enclosingLoad } from './engine/load_scope';
+import { carriedWrite, type CarriedWrite } from './engine/carried_write';
 import {
   countL1Hit,
   type EntryKeys,
@@ -57,6 +58,25 @@ export function beforeCacheClose(cache: Cache, hook: () => Promise<void>): () =>
   if (set === undefined) closeHooks.set(stack, (set = new Set()));
   set.add(hook);
   return () => set.delete(hook);
+}
+
+/**
+ * Prepares a write of `value` under `key` (with `tags` added to the options') whose L2 part another store's script performs (the
+ * write-behind append, see `CarriedWrite`); `undefined` when the cache cannot hand it over and
+ * the caller should use `set`. For integrations, not applications.
+ */
+export function prepareCarriedWrite(
+  cache: Cache,
+  key: CacheKey,
+  value: unknown,
+  options?: CallOptions,
+  tags?: readonly string[],
+): CarriedWrite | undefined {
+  // A tenant-less view of a multi-tenant cache writes through `set`, which resolves the tenant.
+  if (cache['stack'].tenancy !== undefined && !cache['isTenant']) return undefined;
+  if (tags !== undefined) validateTags('tags', tags);
+  const stack = cache['stack'];
+  return carriedWrite(stack, cache['scope'], cache['keysOf'](key), value, stack.resolve(options), tags);
 }
 
 /**

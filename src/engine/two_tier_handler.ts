@@ -452,20 +452,39 @@ function keptAfterInvalidation(stack: CacheStack, keys: EntryKeys): Flight | und
 }
 
 /**
- * Writes a value to both tiers with the captured sequence. Never throws: a value that cannot
- * be cached is still returned to its caller.
+ * An entry ready to be written, but for the invalidation sequence it is stamped with: the
+ * normal write path stamps the sequence captured before its load; the write-behind append
+ * stamps the one Redis holds when its script runs (see `prepareCarriedWrite`).
  */
-export async function storeValue(
+export interface EntryDraft {
+  readonly value: unknown;
+  /** What L1 keeps: a private copy, or the value itself in shared mode or without L1. */
+  readonly stored: unknown;
+  readonly tags: string[];
+  readonly ttl: number;
+  /** How long the entry lives in L2: its TTL, plus the grace period when there is one. */
+  readonly life: number;
+  readonly sliding: number;
+  readonly fresh: EntryFreshness | undefined;
+  readonly payload: Buffer;
+  readonly encrypt: boolean;
+}
+
+/**
+ * Works out TTL, tags and payload of a value to cache; `undefined` when it is not to be cached
+ * (a zero TTL, a throwing option function, or a value that cannot be serialized, reported).
+ */
+export function draftEntry(
   stack: CacheStack,
   scope: Scope,
-  keys: EntryKeys,
+  key: string,
   value: unknown,
-  seq: number,
   settings: ResolvedEntry,
   ctx: LoadContextImpl | undefined,
   loadMs = 0,
-): Promise<Flight> {
-  const key = keys.full;
+  /** Tag names added to the options' (validated by the caller). */
+  extraTags?: readonly string[],
+): EntryDraft | undefined {
   let ttl: number;
   let tags: string[];
   const fs = settings.fresh;
@@ -484,17 +503,15 @@ export async function storeValue(
       ttl = adaptiveTtl(adaptive, stack.heat.count(key, now, adaptive.halfLife));
       stack.heat.hit(key, now, adaptive.halfLife);
     }
-    tags = tagKeys(scope, settings, value, ctx);
+    tags = tagKeys(scope, settings, value, ctx, extraTags);
   } catch (err) {
     // A throwing ttl()/tags() function is the caller's bug, but not a reason to fail the call.
     stack.report(err as never, 'options', key);
-    return { value, stored: undefined, cached: false };
+    return undefined;
   }
-  if (ttl <= 0) return { value, stored: undefined, cached: false };
+  if (ttl <= 0) return undefined;
   const payload = stack.encode(key, value);
-  if (payload === undefined) return { value, stored: undefined, cached: false };
-
-  const sliding = settings.ttl.sliding ? ttl : 0;
+  if (payload === undefined) return undefined;
   let fresh: EntryFreshness | undefined;
   // With grace the entry lives on past its TTL, stale, for the grace period.
   let life = ttl;
@@ -502,33 +519,84 @@ export async function storeValue(
     fresh = entryFreshness(fs, Date.now(), ttl, loadMs);
     life = Math.min(ttl + fs.grace, stack.tagVersionTtl);
   }
-  const l1 = stack.fillableL1;
-  // While the L2 is unreachable this process may miss other instances' invalidations: keep L1 short.
-  const l1Life = stack.l2Healthy ? life : Math.min(life, stack.l1TtlWhileDown);
   // Without L1, `stored` only serves callers that joined this flight, and they copy it in the
   // same tick the flight settles, before the starting caller can touch it: no copy needed here.
-  const stored = stack.shared || l1 === undefined ? value : cloneValue(value);
+  const stored = stack.shared || stack.fillableL1 === undefined ? value : cloneValue(value);
+  return {
+    value,
+    stored,
+    tags,
+    ttl,
+    life,
+    sliding: settings.ttl.sliding ? ttl : 0,
+    fresh,
+    payload,
+    encrypt: settings.encrypt,
+  };
+}
+
+/** Puts a drafted entry in L1 (when there is one to fill) and counts the set. */
+export function fillDraft(stack: CacheStack, l1Key: string, d: EntryDraft, seq: number): void {
+  const l1 = stack.fillableL1;
   if (l1 !== undefined) {
+    // While the L2 is unreachable this process may miss other instances' invalidations: keep L1 short.
+    const l1Life = stack.l2Healthy ? d.life : Math.min(d.life, stack.l1TtlWhileDown);
+    // L1 may have become fillable since the draft (the bus came back): L1 must own its copy.
+    const stored = d.stored === d.value && !stack.shared ? cloneValue(d.value) : d.stored;
     if (stack.readonlyDates) freezeDates(stored);
     const now = Date.now();
     const copy = stack.shared ? shareValue : copierFor(stored);
     l1.set(
-      keys.l1,
-      { value: stored, copy, seq, tags, expiresAt: now + l1Life, sliding, touchedAt: now, fresh },
-      { size: payload.length + keys.l1.length },
+      l1Key,
+      {
+        value: stored,
+        copy,
+        seq,
+        tags: d.tags,
+        expiresAt: now + l1Life,
+        sliding: d.sliding,
+        touchedAt: now,
+        fresh: d.fresh,
+      },
+      { size: d.payload.length + l1Key.length },
     );
   }
   stack.stats.sets++;
+}
+
+/** The L2 bytes of a drafted entry stamped with `seq`. */
+export function draftBytes(stack: CacheStack, d: EntryDraft, value: unknown, seq: number): Buffer {
+  const header: EntryHeader = { s: seq, t: d.tags, c: stack.codecOf(value) };
+  if (d.sliding !== 0) header.sl = d.sliding;
+  if (d.fresh !== undefined) header.f = d.fresh;
+  return stack.frame(header, d.payload, d.encrypt);
+}
+
+/**
+ * Writes a value to both tiers with the captured sequence. Never throws: a value that cannot
+ * be cached is still returned to its caller.
+ */
+export async function storeValue(
+  stack: CacheStack,
+  scope: Scope,
+  keys: EntryKeys,
+  value: unknown,
+  seq: number,
+  settings: ResolvedEntry,
+  ctx: LoadContextImpl | undefined,
+  loadMs = 0,
+): Promise<Flight> {
+  const key = keys.full;
+  const d = draftEntry(stack, scope, key, value, settings, ctx, loadMs);
+  if (d === undefined) return { value, stored: undefined, cached: false };
+  fillDraft(stack, keys.l1, d, seq);
   const l2 = stack.l2;
   if (l2 !== undefined) {
-    const header: EntryHeader = { s: seq, t: tags, c: stack.codecOf(value) };
-    if (sliding !== 0) header.sl = sliding;
-    if (fresh !== undefined) header.f = fresh;
-    const data = stack.frame(header, payload, settings.encrypt);
-    await stack.guard('l2.set', key, () => l2.set(key, data, life), stack.l2WriteTimeout);
+    const data = draftBytes(stack, d, value, seq);
+    await stack.guard('l2.set', key, () => l2.set(key, data, d.life), stack.l2WriteTimeout);
   }
-  stack.events.emit('set', { key, ttlMs: ttl });
-  return { value, stored, cached: true, tags };
+  stack.events.emit('set', { key, ttlMs: d.ttl });
+  return { value, stored: d.stored, cached: true, tags: d.tags };
 }
 
 /** Decodes an L2 hit, fills L1 with the entry's remaining TTL, and counts the hit (stale ones too). */
@@ -586,10 +654,12 @@ function tagKeys(
   settings: ResolvedEntry,
   value: unknown,
   ctx: LoadContextImpl | undefined,
+  extra: readonly string[] | undefined,
 ): string[] {
   const out = scope.scopeTags.slice();
   const t = settings.tags;
   let names = typeof t === 'function' ? t(value) : t;
+  if (extra !== undefined) names = names === undefined ? extra : [...names, ...extra];
   const listen = settings.listen;
   if (listen !== undefined) {
     const declared = ctx?.declared === undefined ? (names ?? []) : [...(names ?? []), ...ctx.declared];

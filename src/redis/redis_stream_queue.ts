@@ -5,7 +5,11 @@ import { hostname } from 'node:os';
 import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { type Duration, parseDuration } from '../engine/duration';
 import { CacheConfigError, CacheStoreError } from '../errors';
+import type { CarriedWrite } from '../engine/carried_write';
+import type { Store } from '../stores/store';
+import { RedisStore } from './redis_store';
 import type {
+  AppendedShown,
   ClaimResult,
   DeadLetter,
   QueueDepth,
@@ -80,6 +84,33 @@ for i = 1, n do
   redis.call('SET', KEYS[2 + i], v .. '|' .. string.sub(ARGV[a + 3], 1, 1) .. '|' .. ARGV[a + 4])
   redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'o', ARGV[a + 3], 'v', v, 'p', ARGV[a + 4])
   out[i] = v
+end
+return out
+`;
+
+/**
+ * APPEND, and the cache entry of each write in the same step (the cache's L2 is this Redis).
+ * KEYS[1] stream, KEYS[2] version counter, then per write: its record, its cache entry, the
+ * cache's invalidation sequence; ARGV six items per write: entity, key, op, payload, the
+ * entry's bytes after its sequence field, the entry's TTL in ms. The record is written as
+ * shown (S/R): the entry holds this very write. The entry is stamped with the sequence read
+ * here, so no invalidation made before the append can make it look stale. Returns version and
+ * sequence of each write, in order.
+ */
+const APPEND_SHOWN = `
+local n = (#KEYS - 2) / 3
+local first = redis.call('INCRBY', KEYS[2], n) - n
+local out = {}
+for i = 1, n do
+  local a, k = (i - 1) * 6, 2 + (i - 1) * 3
+  local v = string.format('%d', first + i)
+  local op = ARGV[a + 3]
+  local seq = redis.call('GET', KEYS[k + 3]) or '0'
+  redis.call('SET', KEYS[k + 1], v .. '|' .. string.upper(string.sub(op, 1, 1)) .. '|' .. ARGV[a + 4])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'o', op, 'v', v, 'p', ARGV[a + 4])
+  redis.call('SET', KEYS[k + 2], 'ck2\\31' .. seq .. ARGV[a + 5], 'PX', ARGV[a + 6])
+  out[2 * i - 1] = v
+  out[2 * i] = seq
 end
 return out
 `;
@@ -207,6 +238,7 @@ return retired
 
 interface QueueCommands {
   cachekitWbAppend(n: number, ...args: string[]): Promise<string[]>;
+  cachekitWbAppendShown(n: number, ...args: (string | Buffer | number)[]): Promise<string[]>;
   cachekitWbClaim(n: number, ...args: (string | number)[]): Promise<number[]>;
   cachekitWbRelease(n: number, ...args: string[]): Promise<number>;
   cachekitWbConfirm(n: number, ...args: string[]): Promise<(number | string)[]>;
@@ -228,6 +260,26 @@ const CLAIM_CHUNK = 500;
 const NAME = /^[^{}\s]+$/;
 
 type RawEntry = [string, string[] | null];
+
+/** An append whose cache entry rides along. */
+interface ShownAppend {
+  readonly write: QueuedWrite;
+  readonly entry: CarriedWrite;
+}
+
+/**
+ * Whether two clients reach the same keys: the same client, or two single-Redis clients of the
+ * same server and database. A Cluster never qualifies: the entry and the queue sit on different
+ * slots there.
+ */
+function sameKeyspace(a: Redis | Cluster, b: Redis | Cluster): boolean {
+  if ((a as { isCluster?: boolean }).isCluster || (b as { isCluster?: boolean }).isCluster) return false;
+  if (a === b) return true;
+  const x = (a as Redis).options;
+  const y = (b as Redis).options;
+  if (x.sentinels || y.sentinels) return false;
+  return x.host === y.host && x.port === y.port && x.path === y.path && (x.db ?? 0) === (y.db ?? 0);
+}
 
 /**
  * A durable write-behind queue on Redis Streams.
@@ -266,6 +318,10 @@ export class RedisStreamQueue implements WriteQueue {
   private groupReady: Promise<void> | undefined;
   private reclaimCursor = '0-0';
   private readonly appends = new TickBatcher<QueuedWrite, number>((w) => this.appendMany(w), MAX_BATCH);
+  private readonly shownAppends = new TickBatcher<ShownAppend, AppendedShown>(
+    (w) => this.appendShownMany(w),
+    MAX_BATCH,
+  );
   private readonly confirms = new TickBatcher<RowVersion, RowRecord | undefined>(
     (rows) => this.confirmMany(rows),
     MAX_BATCH,
@@ -302,6 +358,7 @@ export class RedisStreamQueue implements WriteQueue {
     const c = this.client as unknown as Record<string, unknown>;
     if (typeof c.cachekitWbAppend !== 'function') {
       this.client.defineCommand('cachekitWbAppend', { lua: APPEND });
+      this.client.defineCommand('cachekitWbAppendShown', { lua: APPEND_SHOWN });
       this.client.defineCommand('cachekitWbClaim', { lua: CLAIM });
       this.client.defineCommand('cachekitWbRelease', { lua: RELEASE });
       this.client.defineCommand('cachekitWbConfirm', { lua: CONFIRM });
@@ -370,19 +427,49 @@ export class RedisStreamQueue implements WriteQueue {
       ...writes.map((w) => this.rec(w.key)),
       ...args,
     );
-    if (this.replicas > 0) {
-      const acked = await (this.client as Redis).wait(this.replicas, this.replicaTimeoutMs);
-      if (acked < this.replicas) {
-        throw new CacheStoreError(
-          'writeBehind.append',
-          undefined,
-          new Error(
-            `only ${acked} of ${this.replicas} replicas confirmed within ${this.replicaTimeoutMs} ms`,
-          ),
-        );
-      }
-    }
+    await this.waitForReplicas();
     return vs.map(Number);
+  }
+
+  /** With `replicas`, waits for them to hold the appends; the write is not acknowledged otherwise. */
+  private async waitForReplicas(): Promise<void> {
+    if (this.replicas === 0) return;
+    const acked = await (this.client as Redis).wait(this.replicas, this.replicaTimeoutMs);
+    if (acked < this.replicas) {
+      throw new CacheStoreError(
+        'writeBehind.append',
+        undefined,
+        new Error(`only ${acked} of ${this.replicas} replicas confirmed within ${this.replicaTimeoutMs} ms`),
+      );
+    }
+  }
+
+  carries(store: Store): boolean {
+    return store instanceof RedisStore && sameKeyspace(store.client, this.client);
+  }
+
+  appendShown(write: QueuedWrite, entry: CarriedWrite): Promise<AppendedShown> {
+    if (this.closed)
+      return Promise.reject(
+        new CacheStoreError('writeBehind.append', write.key, new Error('the queue is closed')),
+      );
+    return this.shownAppends.add({ write, entry });
+  }
+
+  /** `appendMany` with each write's cache entry (see APPEND_SHOWN). */
+  private async appendShownMany(items: readonly ShownAppend[]): Promise<AppendedShown[]> {
+    await this.ready();
+    const keys: string[] = [this.streamKey, this.seqKey];
+    const args: (string | Buffer | number)[] = [];
+    for (const { write: w, entry: e } of items) {
+      keys.push(this.rec(w.key), e.key, e.seqKey);
+      args.push(w.entity, w.key, w.op, w.payload, e.tail, e.ttlMs);
+    }
+    const r = await this.cmd.cachekitWbAppendShown(keys.length, ...keys, ...args);
+    await this.waitForReplicas();
+    const out: AppendedShown[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) out[i] = { version: Number(r[2 * i]), seq: Number(r[2 * i + 1]) };
+    return out;
   }
 
   async read(max: number, waitMs: number): Promise<QueueEntry[]> {

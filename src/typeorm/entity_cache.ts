@@ -23,8 +23,10 @@ import { fitDatesToColumns } from './stored_dates';
 
 /** The cache key of one entity row: `entity:<Entity>:<id>` (the id encoded as in its row tag). */
 export function entityKey(metadata: EntityMetadata, id: unknown): string {
-  return `entity:${rowTag(metadata.name, id).slice('row:'.length)}`;
+  return ENTITY_KEY_HEAD + rowTag(metadata.name, id).slice('row:'.length);
 }
+
+const ENTITY_KEY_HEAD = 'entity:';
 
 /** Tags of a cached row: its own, the entity's any-row tag, and the policy's extra tags. */
 function rowTags(metadata: EntityMetadata, id: unknown, policy: EntityCachePolicy): string[] {
@@ -295,10 +297,37 @@ export async function writeThroughRow(cache: Cache, row: WrittenRow): Promise<vo
   });
 }
 
-/** Cache options of the by-id entry of a row, as `findOneById` stores it (TTL and tags from @CachePolicy). */
-export function entityEntryOptions(metadata: EntityMetadata, id: unknown): CallOptions {
+/** Cache settings of a row's by-id entry, as `findOneById` stores it: the entity's options and the row's tags. */
+export interface RowEntryOptions {
+  /** TTLs and flags from @CachePolicy: one object per entity and operation, so the cache resolves it once. */
+  readonly options: CallOptions;
+  /** The row's tags (its own, the entity's any-row tag, the policy's extra tags). */
+  readonly tags: readonly string[];
+}
+
+const writeOptions = new WeakMap<EntityMetadata, { save: CallOptions; remove: CallOptions }>();
+
+/**
+ * The entry settings of the row cached under `key` (an `entityKey`), for a save or for the
+ * tombstone of a remove. The row's tag is read off the key, which holds the same encoded id.
+ */
+export function rowEntryOptions(
+  metadata: EntityMetadata,
+  key: string,
+  op: 'save' | 'remove',
+): RowEntryOptions {
+  let o = writeOptions.get(metadata);
+  if (o === undefined) {
+    const save = entryOptions(policyOf(metadata));
+    // A tombstone must outlast the flush; the default negative TTL (30 s) might not.
+    const negativeTtl = typeof save.ttl === 'function' ? undefined : (save.ttl ?? '5m');
+    o = { save, remove: { ...save, negativeTtl } };
+    writeOptions.set(metadata, o);
+  }
   const policy = policyOf(metadata);
-  return { ...entryOptions(policy), tags: rowTags(metadata, id, policy) };
+  const tags = [`row:${key.slice(ENTITY_KEY_HEAD.length)}`, anyRowTag(metadata.name)];
+  if (policy.tags !== undefined) tags.push(...policy.tags);
+  return { options: op === 'save' ? o.save : o.remove, tags };
 }
 
 /** The running write-behind a write-behind entity's writes go to; a setup mistake is a typed error. */

@@ -1,12 +1,11 @@
 import type { DataSource, EntityManager, EntityMetadata, ObjectLiteral } from 'typeorm';
 import type { Cache } from '../cache';
-import type { CallOptions } from '../engine/options';
 import { CacheConfigError } from '../errors';
 import { WriteBehind } from '../write_behind/write_behind';
 import type { WriteBehindOptions } from '../write_behind/write_behind_options';
 import type { FailureKind, RowWrite, WriteTarget } from '../write_behind/write_target';
 import type { WriteOp } from '../write_behind/write_queue';
-import { entityEntryOptions } from './entity_cache';
+import { rowEntryOptions, type RowEntryOptions } from './entity_cache';
 import { markWriteBehindFlush } from './write_behind_marker';
 import { setWriteBehind, writeBehindOf } from './write_behind_registry';
 
@@ -87,14 +86,8 @@ export class TypeOrmWriteTarget implements WriteTarget {
     return isBadData(error) ? 'bad-data' : 'retry';
   }
 
-  entryOptions(entity: string, _key: string, value: unknown, op: WriteOp): CallOptions {
-    const m = this.metadata(entity);
-    const id = op === 'remove' ? value : m.getEntityIdMixedMap(value as ObjectLiteral);
-    const o = entityEntryOptions(m, id);
-    // A tombstone must outlast the flush; the default negative TTL (30 s) might not.
-    return op === 'remove'
-      ? { ...o, negativeTtl: typeof o.ttl === 'function' ? undefined : (o.ttl ?? '5m') }
-      : o;
+  entryOptions(entity: string, key: string, op: WriteOp): RowEntryOptions {
+    return rowEntryOptions(this.metadata(entity), key, op);
   }
 
   private metadata(entity: string): EntityMetadata {

@@ -1,4 +1,5 @@
-import type { Cache } from '../cache';
+import { type Cache, prepareCarriedWrite } from '../cache';
+import type { CarriedWrite } from '../engine/carried_write';
 import type { KeyedSerial } from './keyed_serial';
 import { decodeRow } from './row_codec';
 import type { WriteTarget } from './write_target';
@@ -85,6 +86,15 @@ export class CacheSync {
     await this.converge([step], false, await this.queue.confirm([{ key: row.key, version }]));
   }
 
+  /**
+   * The cache write of a save, prepared for the queue to carry in its append (see
+   * `CarriedWrite`); `undefined` when it must go through `saved` instead.
+   */
+  carry(row: RowState): CarriedWrite | undefined {
+    const o = this.target.entryOptions(row.entity, row.key, row.op);
+    return prepareCarriedWrite(this.cache, row.key, row.op === 'save' ? row.value : null, o.options, o.tags);
+  }
+
   /** Stops listening to the cache. */
   dispose(): void {
     this.cache.off('error', this.onCacheError);
@@ -121,9 +131,13 @@ export class CacheSync {
 
   /** Writes a row's state to the cache: the entity (save), or a tombstone (remove). */
   private async show(row: RowState, since: number): Promise<void> {
-    const options = this.target.entryOptions(row.entity, row.key, row.value, row.op);
+    const o = this.target.entryOptions(row.entity, row.key, row.op);
     // A tombstone is a cached null: reads see "no such row" until the delete is flushed.
-    await this.cache.set(row.key, row.op === 'save' ? row.value : null, { ...options, since });
+    await this.cache.set(row.key, row.op === 'save' ? row.value : null, {
+      ...o.options,
+      tags: o.tags,
+      since,
+    });
   }
 
   private apply(step: Step, since: number): Promise<void> {

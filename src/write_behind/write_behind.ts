@@ -98,12 +98,20 @@ export class WriteBehind {
     return this.serial.run(req.key, async () => {
       const value = typeof req.value === 'function' ? await (req.value as () => unknown)() : req.value;
       const payload = encodeRow(value);
+      const write = { entity: req.entity, key: req.key, op: req.op, payload };
+      const queue = this.queue;
+      if (queue.appendShown !== undefined) {
+        const carried = this.sync.carry({ entity: req.entity, key: req.key, op: req.op, value });
+        if (carried !== undefined && queue.carries!(carried.store)) {
+          const { seq } = await queue.appendShown(write, carried);
+          this.counters.enqueued++;
+          carried.done(seq);
+          return;
+        }
+      }
       // The capture for the cache write rides along with the append (it may come from before
       // the append: that can only make the entry look older).
-      const [version, since] = await Promise.all([
-        this.queue.append({ entity: req.entity, key: req.key, op: req.op, payload }),
-        this.sync.capture(),
-      ]);
+      const [version, since] = await Promise.all([queue.append(write), this.sync.capture()]);
       this.counters.enqueued++;
       // Durable from here: a failed cache write only costs read-your-writes until the flush,
       // which rewrites the entry (CacheSync.committed).

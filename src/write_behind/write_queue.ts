@@ -10,6 +10,9 @@
  * see the writes in; a superseded write is acknowledged without touching the database.
  */
 
+import type { CarriedWrite } from '../engine/carried_write';
+import type { Store } from '../stores/store';
+
 /** What a queued write does to its row. */
 export type WriteOp = 'save' | 'remove';
 
@@ -92,6 +95,14 @@ export interface QueueDepth {
   readonly oldestAppendedAt: number | undefined;
 }
 
+/** What `appendShown` resolves to for one write. */
+export interface AppendedShown {
+  /** The row's version this write created. */
+  readonly version: number;
+  /** The cache invalidation sequence its entry was stamped with. */
+  readonly seq: number;
+}
+
 /** The queue contract the write-behind engine relies on. */
 export interface WriteQueue {
   /** Whether an appended write survives this process dying (Redis: yes; memory: no). */
@@ -101,6 +112,13 @@ export interface WriteQueue {
    * (for Redis: on the primary). Resolving is what lets the write path acknowledge.
    */
   append(write: QueuedWrite): Promise<number>;
+  /** Whether `appendShown` can store entries of `store` (it shares this queue's keyspace). */
+  carries?(store: Store): boolean;
+  /**
+   * `append`, storing the write's cache entry in the same atomic step (the record is then
+   * marked shown: no `confirm` is needed). Only for an entry whose store `carries` accepts.
+   */
+  appendShown?(write: QueuedWrite, entry: CarriedWrite): Promise<AppendedShown>;
   /** Up to `max` entries never delivered to any consumer, waiting up to `waitMs` for the first. */
   read(max: number, waitMs: number): Promise<QueueEntry[]>;
   /** Up to `max` entries another consumer took and left unacknowledged too long (it is presumed dead). */

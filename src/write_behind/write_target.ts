@@ -1,6 +1,13 @@
 import type { CallOptions } from '../engine/options';
 import type { WriteOp } from './write_queue';
 
+/** Cache settings of one row's entry. */
+export interface EntryOptions {
+  /** TTLs and flags, no tags; the same object for every row of an entity. */
+  readonly options: CallOptions;
+  readonly tags: readonly string[];
+}
+
 /** One coalesced write handed to the target: the newest state of a row. */
 export interface RowWrite {
   readonly entity: string;
@@ -29,6 +36,9 @@ export interface WriteTarget {
   persist(writes: readonly RowWrite[]): Promise<void>;
   /** Whether `error`, thrown by `persist`, is the data's fault. */
   classify(error: unknown): FailureKind;
-  /** Cache options (TTL, tags) of a row's entry, as the read path stores it. */
-  entryOptions(entity: string, key: string, value: unknown, op: WriteOp): CallOptions;
+  /**
+   * Cache settings of a row's entry, as the read path stores it: options shared by the entity's
+   * rows (the cache resolves each options object once) and the row's own tags.
+   */
+  entryOptions(entity: string, key: string, op: WriteOp): EntryOptions;
 }

@@ -1,0 +1,66 @@
+import type { Store } from '../stores/store';
+import type { CacheStack } from './cache_stack';
+import type { ResolvedEntry } from './options';
+import { draftBytes, draftEntry, type EntryKeys, fillDraft, type Scope } from './two_tier_handler';
+
+/*
+ * Why: a write-behind save used to write its cache entry in a second step after the queue
+ * append, then read a version and confirm the entry to the queue: three round trips and most of
+ * the save's CPU. When the queue lives in the same Redis keyspace as the cache's L2, the append
+ * script can store the entry itself, in the same atomic step as the write's record, so the
+ * entry always shows the newest appended write without any convergence afterwards.
+ */
+
+/** The length of `ck2 US 0`, the head of an entry stamped with sequence 0 (see entry.ts). */
+const SEQ0_HEAD = 5;
+
+/** A cache entry whose L2 write is carried by another store's script (the write-behind append). */
+export interface CarriedWrite {
+  /** The entry's L2 key. */
+  readonly key: string;
+  /** The cache's invalidation sequence key: the carrier stamps the entry with its value. */
+  readonly seqKey: string;
+  /** The entry's bytes after `ck2 US <seq>`; the carrier stores `ck2 US <seq>` followed by these. */
+  readonly tail: Buffer;
+  /** The entry's L2 lifetime in ms. */
+  readonly ttlMs: number;
+  /** The L2 store the entry belongs in: a carrier checks it shares its keyspace. */
+  readonly store: Store;
+  /** After the carrier stored the entry stamped with `seq`: fills L1, counts, tells other instances. */
+  done(seq: number): void;
+}
+
+/**
+ * Prepares `value` for a carried write to `keys`, or `undefined` when the cache cannot hand its
+ * L2 write over (no L2, an unreachable one) or the value is not to be cached; the caller then
+ * writes through `cache.set`.
+ */
+export function carriedWrite(
+  stack: CacheStack,
+  scope: Scope,
+  keys: EntryKeys,
+  value: unknown,
+  settings: ResolvedEntry,
+  tags: readonly string[] | undefined,
+): CarriedWrite | undefined {
+  const store = stack.l2;
+  if (store === undefined || stack.closed || !stack.l2Healthy) return undefined;
+  const d = draftEntry(stack, scope, keys.full, value, settings, undefined, 0, tags);
+  if (d === undefined) return undefined;
+  const bytes = draftBytes(stack, d, value, 0);
+  // The head is fixed by the entry format; anything else means the format moved on.
+  if (bytes[SEQ0_HEAD - 1] !== 0x30 || bytes[SEQ0_HEAD] !== 0x1f) return undefined;
+  return {
+    key: keys.full,
+    seqKey: stack.seqKey,
+    tail: bytes.subarray(SEQ0_HEAD),
+    ttlMs: Math.max(1, Math.ceil(d.life)),
+    store,
+    done(seq: number) {
+      fillDraft(stack, keys.l1, d, seq);
+      stack.events.emit('set', { key: keys.full, ttlMs: d.ttl });
+      // No tag moved, so other instances' L1 copies would still look current: tell them.
+      stack.sync?.publishDrop([keys.l1]);
+    },
+  };
+}
