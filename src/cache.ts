@@ -9,6 +9,7 @@ import type { CacheStats } from './engine/stats';
 import { type DomainEventPayload, eventTags, payloadIds, validateEventName } from './engine/domain_events';
 import { enclosingLoad } from './engine/load_scope';
 import { carriedWrite, type CarriedWrite } from './engine/carried_write';
+import type { L1Entry } from './engine/entry';
 import {
   countL1Hit,
   type EntryKeys,
@@ -96,6 +97,8 @@ export class Cache {
   readonly namespacePath: string;
   /** Whether this is one tenant's view (see `tenant`). */
   private readonly isTenant: boolean;
+  /** A multi-tenant cache's root view: calls resolve the current tenant first. */
+  private readonly tenantRoot: boolean;
   private tenants: LRUCache<string, Cache> | undefined;
   /** For a tenant view: the cache it scopes and the tenant, so its namespaces stay tenant views. */
   private tenantOf: { parent: Cache; id: string } | undefined;
@@ -121,6 +124,7 @@ export class Cache {
     this.stack = stack ?? new CacheStack(options);
     this.namespacePath = path;
     this.isTenant = tenant !== undefined;
+    this.tenantRoot = this.stack.tenancy !== undefined && !this.isTenant;
     const seg = path === '' ? '_' : path;
     const p = this.stack.prefix;
     this.scope = {
@@ -153,25 +157,49 @@ export class Cache {
    * are never cached. L2 failures are reported on `error` and otherwise ignored.
    */
   getOrLoad<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
-    // The hit path: no await, no allocation beyond the copy and the promise.
-    if (this.stack.tenancy !== undefined && !this.isTenant) return this.tenantGetOrLoad(key, loader, options);
-    let k: string | undefined;
+    // The hit path: no await, no allocation beyond the copy and the promise. Kept small so that
+    // V8 inlines it into callers; everything else is in `getOrLoadSlow`.
+    if (typeof key !== 'string' || key === '' || this.tenantRoot)
+      return this.getOrLoadSlow(key, loader, options);
     // A string key is encoded like a one-string argument list: '1' must not reach [1]'s entry.
-    if (typeof key === 'string' && key !== '') k = topString(key);
-    else {
-      try {
-        k = this.keyString(key);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      if (k === undefined) return Promise.reject(this.keyError(key));
-    }
+    const k = topString(key);
     const stack = this.stack;
     const scope = this.scope;
     const l1Key = l1KeyOf(scope, k);
+    const e = l1Lookup(stack, scope, k, l1Key);
+    if (e === undefined || e.fresh !== undefined) return this.loadKey(k, l1Key, e, loader, options);
+    countL1Hit(stack, scope, k);
     // A call made inside another entry's loader: that entry depends on this one's tags.
     const outer = enclosingLoad();
-    const e = l1Lookup(stack, scope, k, l1Key);
+    if (outer !== undefined && e.tags !== undefined) outer.addTagKeys(e.tags);
+    return Promise.resolve(e.copy(e.value) as T);
+  }
+
+  /** `getOrLoad` for keys that are not plain strings, and for a tenant-less view of a multi-tenant cache. */
+  private getOrLoadSlow<T>(key: CacheKey, loader: Loader<T>, options?: CallOptions<T>): Promise<T> {
+    if (this.tenantRoot) return this.tenantGetOrLoad(key, loader, options);
+    let k: string | undefined;
+    try {
+      k = this.keyString(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (k === undefined) return Promise.reject(this.keyError(key));
+    const l1Key = l1KeyOf(this.scope, k);
+    return this.loadKey(k, l1Key, l1Lookup(this.stack, this.scope, k, l1Key), loader, options);
+  }
+
+  /** `getOrLoad` past the plain-hit check: a hit with freshness data, or a miss. */
+  private loadKey<T>(
+    k: string,
+    l1Key: string,
+    e: L1Entry | undefined,
+    loader: Loader<T>,
+    options: CallOptions<T> | undefined,
+  ): Promise<T> {
+    const stack = this.stack;
+    const scope = this.scope;
+    const outer = enclosingLoad();
     if (e !== undefined) {
       countL1Hit(stack, scope, k);
       if (outer !== undefined && e.tags !== undefined) outer.addTagKeys(e.tags);
