@@ -16,7 +16,8 @@ describe('encryption per policy (AES-256-GCM) on Redis', () => {
     const c = new Cache({
       prefix,
       l1: false,
-      l2: new RedisStore({ url: REDIS_URL }),
+      // A fresh connection under a loaded test run can take longer than the default 100 ms.
+      l2: { store: new RedisStore({ url: REDIS_URL }), timeout: '2s', writeTimeout: '2s' },
       encryption: { keys, current },
       policies: { secret: { encrypt: true, ttl: '1h' } },
     });
