@@ -269,7 +269,7 @@ interface ShownAppend {
 
 /**
  * Whether two clients reach the same keys: the same client, or two single-Redis clients of the
- * same server and database. A Cluster never qualifies: the entry and the queue sit on different
+ * same server and database with the same key prefix. A Cluster never qualifies: the entry and the queue sit on different
  * slots there.
  */
 function sameKeyspace(a: Redis | Cluster, b: Redis | Cluster): boolean {
@@ -278,7 +278,14 @@ function sameKeyspace(a: Redis | Cluster, b: Redis | Cluster): boolean {
   const x = (a as Redis).options;
   const y = (b as Redis).options;
   if (x.sentinels || y.sentinels) return false;
-  return x.host === y.host && x.port === y.port && x.path === y.path && (x.db ?? 0) === (y.db ?? 0);
+  // ioredis prepends `keyPrefix` to every key: with different ones the entry would land elsewhere.
+  return (
+    x.host === y.host &&
+    x.port === y.port &&
+    x.path === y.path &&
+    (x.db ?? 0) === (y.db ?? 0) &&
+    (x.keyPrefix ?? '') === (y.keyPrefix ?? '')
+  );
 }
 
 /**

@@ -154,6 +154,18 @@ describe('write-behind: the append carries the cache entry (PostgreSQL, Redis)',
     expect(await record(wb, 6)).toMatch(/^\d+\|S\|/);
   });
 
+  test('clients of another database or with another ioredis keyPrefix do not share the keyspace', async () => {
+    const wb = start(db.redis!);
+    const stores = [
+      new RedisStore({ client: new Redis(REDIS_URL, { db: 2, lazyConnect: true }) }),
+      new RedisStore({ client: new Redis(REDIS_URL, { keyPrefix: 'elsewhere:', lazyConnect: true }) }),
+    ];
+    for (const s of stores) {
+      expect(wb.queue.carries!(s)).toBe(false);
+      s.client.disconnect();
+    }
+  });
+
   test('a queue on another database cannot carry: the save writes the entry and confirms it', async () => {
     const other = new Redis(REDIS_URL, { db: 3 });
     const name = uniquePrefix('wbcarry-db3');
