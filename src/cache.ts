@@ -10,6 +10,7 @@ import { type DomainEventPayload, eventTags, payloadIds, validateEventName } fro
 import { enclosingLoad } from './engine/load_scope';
 import { carriedWrite, type CarriedWrite } from './engine/carried_write';
 import type { L1Entry } from './engine/entry';
+import type { Store } from './stores/store';
 import {
   countL1Hit,
   type EntryKeys,
@@ -62,7 +63,8 @@ export function beforeCacheClose(cache: Cache, hook: () => Promise<void>): () =>
 }
 
 /**
- * Prepares a write of `value` under `key` (with `tags` added to the options') whose L2 part another store's script performs (the
+ * Prepares a write of `value` under `key` (with `tags` added to the options', and the tag names
+ * `bump` moved by the same step) whose L2 part another store's script performs (the
  * write-behind append, see `CarriedWrite`); `undefined` when the cache cannot hand it over and
  * the caller should use `set`. For integrations, not applications.
  */
@@ -70,14 +72,18 @@ export function prepareCarriedWrite(
   cache: Cache,
   key: CacheKey,
   value: unknown,
-  options?: CallOptions,
-  tags?: readonly string[],
+  options: CallOptions | undefined,
+  tags: readonly string[],
+  bump: readonly string[],
+  accepts: (store: Store) => boolean,
 ): CarriedWrite | undefined {
   // A tenant-less view of a multi-tenant cache writes through `set`, which resolves the tenant.
   if (cache['stack'].tenancy !== undefined && !cache['isTenant']) return undefined;
-  if (tags !== undefined) validateTags('tags', tags);
+  validateTags('tags', tags);
+  validateTags('bump', bump);
   const stack = cache['stack'];
-  return carriedWrite(stack, cache['scope'], cache['keysOf'](key), value, stack.resolve(options), tags);
+  const settings = stack.resolve(options);
+  return carriedWrite(stack, cache['scope'], cache['keysOf'](key), value, settings, tags, bump, accepts);
 }
 
 /**
@@ -250,7 +256,8 @@ export class Cache {
   /**
    * Stores `value` under `key` in both tiers, as current now: invalidations made before this
    * call do not affect it. A value that cannot be serialized is reported on `error`, not thrown.
-   * Resolves to whether the value was cached.
+   * Resolves to whether the value was cached; when it was not (too large, unserializable, a
+   * zero TTL), the key's previous entry is dropped, so that it is never served in its place.
    */
   async set<T>(key: CacheKey, value: T, options?: CallOptions<T>): Promise<boolean> {
     if (this.stack.tenancy !== undefined && !this.isTenant)
@@ -262,6 +269,14 @@ export class Cache {
     const since = options?.since;
     const seq = typeof since === 'number' && Number.isFinite(since) ? since : await stack.captureSeq();
     const f = await storeValue(stack, this.scope, keys, value, seq, settings, undefined);
+    if (!f.cached) {
+      // The caller replaced the value: an older entry left in place would be served as if it
+      // were this one. Dropped instead, so reads go to the source.
+      stack.l1?.delete(keys.l1);
+      const l2 = stack.l2;
+      if (l2 !== undefined)
+        await stack.guard('l2.delete', keys.full, () => l2.delete([keys.full]), stack.l2WriteTimeout);
+    }
     // No tag moved, so other instances' L1 copies would still look current: tell them.
     stack.sync?.publishDrop([keys.l1]);
     return f.cached;

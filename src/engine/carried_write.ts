@@ -24,16 +24,21 @@ export interface CarriedWrite {
   readonly tail: Buffer;
   /** The entry's L2 lifetime in ms. */
   readonly ttlMs: number;
-  /** The L2 store the entry belongs in: a carrier checks it shares its keyspace. */
-  readonly store: Store;
+  /**
+   * Tag-version keys the carrier sets to `seq` (after incrementing the sequence) before it stores
+   * the entry: whatever depends on the row and was loaded before the write becomes stale.
+   */
+  readonly bumpKeys: readonly string[];
+  /** Lifetime of those tag versions, in ms. */
+  readonly versionTtlMs: number;
   /** After the carrier stored the entry stamped with `seq`: fills L1, counts, tells other instances. */
   done(seq: number): void;
 }
 
 /**
- * Prepares `value` for a carried write to `keys`, or `undefined` when the cache cannot hand its
- * L2 write over (no L2, an unreachable one) or the value is not to be cached; the caller then
- * writes through `cache.set`.
+ * Prepares `value` for a carried write to `keys` (bumping the tag names `bump`), or `undefined`
+ * when the cache cannot hand its L2 write over (no L2, an unreachable one, one `accepts`
+ * refuses) or the value is not to be cached; the caller then writes through `cache.set`.
  */
 export function carriedWrite(
   stack: CacheStack,
@@ -42,25 +47,33 @@ export function carriedWrite(
   value: unknown,
   settings: ResolvedEntry,
   tags: readonly string[] | undefined,
+  bump: readonly string[],
+  accepts: (store: Store) => boolean,
 ): CarriedWrite | undefined {
   const store = stack.l2;
-  if (store === undefined || stack.closed || !stack.l2Healthy) return undefined;
+  if (store === undefined || stack.closed || !stack.l2Healthy || !accepts(store)) return undefined;
   const d = draftEntry(stack, scope, keys.full, value, settings, undefined, 0, tags);
   if (d === undefined) return undefined;
   const bytes = draftBytes(stack, d, value, 0);
   // The head is fixed by the entry format; anything else means the format moved on.
   if (bytes[SEQ0_HEAD - 1] !== 0x30 || bytes[SEQ0_HEAD] !== 0x1f) return undefined;
+  const bumpKeys = bump.map((t) => scope.tagPrefix + t);
   return {
     key: keys.full,
     seqKey: stack.seqKey,
     tail: bytes.subarray(SEQ0_HEAD),
     ttlMs: Math.max(1, Math.ceil(d.life)),
-    store,
+    bumpKeys,
+    versionTtlMs: Math.ceil(stack.tagVersionTtl),
     done(seq: number) {
+      // As after an invalidation: this process's L1 drops what depends on the row at once.
+      stack.stats.invalidations += bumpKeys.length;
+      for (const k of bumpKeys) stack.mirror.note(k, seq);
+      stack.mirror.observeSeq(seq);
       fillDraft(stack, keys.l1, d, seq);
       stack.events.emit('set', { key: keys.full, ttlMs: d.ttl });
-      // No tag moved, so other instances' L1 copies would still look current: tell them.
-      stack.sync?.publishDrop([keys.l1]);
+      // Other instances learn both: the bumped tags, and that their L1 copy of the row is old.
+      stack.sync?.publishWrite(bumpKeys, seq, keys.l1);
     },
   };
 }

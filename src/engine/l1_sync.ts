@@ -17,6 +17,8 @@ export class L1Sync {
   private readonly channel: string;
   /** Drops published in this tick, sent together at its end. */
   private pendingDrops: string[] | undefined;
+  /** Tag bumps of this tick's writes, by version, sent with the drops. */
+  private pendingBumps: Map<number, string[]> | undefined;
   /** How this instance's own messages start, to skip them without parsing. */
   private readonly ownPrefix: string;
 
@@ -70,11 +72,40 @@ export class L1Sync {
       return;
     }
     this.pendingDrops = [...l1Keys];
-    process.nextTick(() => {
-      const d = this.pendingDrops!;
-      this.pendingDrops = undefined;
-      this.send({ i: this.instance, d, at: Date.now() });
-    });
+    process.nextTick(() => this.flushTick());
+  }
+
+  /**
+   * A write that moved tags itself (a write-behind save: its script bumped `tagKeys` to
+   * `version` and stored the entry under `l1Key`): both travel in this tick's drop message.
+   */
+  publishWrite(tagKeys: readonly string[], version: number, l1Key: string): void {
+    this.publishDrop([l1Key]);
+    if (tagKeys.length === 0) return;
+    const bumps = (this.pendingBumps ??= new Map());
+    const list = bumps.get(version);
+    if (list === undefined) bumps.set(version, [...tagKeys]);
+    else for (const k of tagKeys) list.push(k);
+  }
+
+  /** Sends this tick's drops, with its tag bumps (one message per version; the first carries the drops). */
+  private flushTick(): void {
+    const d = this.pendingDrops;
+    const bumps = this.pendingBumps;
+    this.pendingDrops = undefined;
+    this.pendingBumps = undefined;
+    const at = Date.now();
+    if (bumps === undefined) {
+      if (d !== undefined) this.send({ i: this.instance, d, at });
+      return;
+    }
+    let first = true;
+    for (const [v, t] of bumps) {
+      this.send(
+        first && d !== undefined ? { i: this.instance, v, t, d, at } : { i: this.instance, v, t, at },
+      );
+      first = false;
+    }
   }
 
   private async revalidate(): Promise<void> {
@@ -99,12 +130,8 @@ export class L1Sync {
   }
 
   close(): Promise<void> {
-    const d = this.pendingDrops;
-    if (d !== undefined) {
-      // Writes made just before close still reach the other instances.
-      this.pendingDrops = undefined;
-      this.send({ i: this.instance, d, at: Date.now() });
-    }
+    // Writes made just before close still reach the other instances.
+    this.flushTick();
     this.live = false;
     return this.bus.close();
   }

@@ -89,29 +89,39 @@ return out
 `;
 
 /**
- * APPEND, and the cache entry of each write in the same step (the cache's L2 is this Redis).
+ * APPEND, and the cache side of each write in the same step (the cache's L2 is this Redis).
  * KEYS[1] stream, KEYS[2] version counter, then per write: its record, its cache entry, the
- * cache's invalidation sequence; ARGV six items per write: entity, key, op, payload, the
- * entry's bytes after its sequence field, the entry's TTL in ms. The record is written as
- * shown (S/R): the entry holds this very write. The entry is stamped with the sequence read
- * here, so no invalidation made before the append can make it look stale. Returns version and
- * sequence of each write, in order.
+ * cache's invalidation sequence and the tag-version keys the write moves; ARGV[1] the tag
+ * versions' TTL in ms, then per write: entity, key, op, payload, the entry's bytes after its
+ * sequence field, the entry's TTL in ms, the number of tag keys. Each sequence is incremented
+ * once per call; the tags are set to it and the entries stamped with it. So whatever loaded the
+ * row before this step is stale (its capture is older than the tags), while the new entry is
+ * current; and the record is written as shown (S/R), since the entry holds this very write.
+ * Returns version and sequence of each write, in order.
  */
 const APPEND_SHOWN = `
-local n = (#KEYS - 2) / 3
-local first = redis.call('INCRBY', KEYS[2], n) - n
-local out = {}
-for i = 1, n do
-  local a, k = (i - 1) * 6, 2 + (i - 1) * 3
-  local v = string.format('%d', first + i)
-  local op = ARGV[a + 3]
-  local seq = redis.call('GET', KEYS[k + 3]) or '0'
-  redis.call('SET', KEYS[k + 1], v .. '|' .. string.upper(string.sub(op, 1, 1)) .. '|' .. ARGV[a + 4])
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'o', op, 'v', v, 'p', ARGV[a + 4])
-  redis.call('SET', KEYS[k + 2], 'ck2\\31' .. seq .. ARGV[a + 5], 'PX', ARGV[a + 6])
-  out[2 * i - 1] = v
-  out[2 * i] = seq
+local first = redis.call('INCRBY', KEYS[2], 0)
+local seqs, out, k, a, n = {}, {}, 3, 2, 0
+while k <= #KEYS do
+  n = n + 1
+  local v = string.format('%d', first + n)
+  local rec, entry, seqKey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
+  local op, nt = ARGV[a + 2], tonumber(ARGV[a + 6])
+  local seq = seqs[seqKey]
+  if not seq then
+    seq = redis.call('INCR', seqKey)
+    seqs[seqKey] = seq
+  end
+  for t = 1, nt do redis.call('SET', KEYS[k + 2 + t], seq, 'PX', ARGV[1]) end
+  redis.call('SET', rec, v .. '|' .. string.upper(string.sub(op, 1, 1)) .. '|' .. ARGV[a + 3])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a], 'k', ARGV[a + 1], 'o', op, 'v', v, 'p', ARGV[a + 3])
+  redis.call('SET', entry, 'ck2\\31' .. seq .. ARGV[a + 4], 'PX', ARGV[a + 5])
+  out[2 * n - 1] = v
+  out[2 * n] = seq
+  k = k + 3 + nt
+  a = a + 7
 end
+redis.call('INCRBY', KEYS[2], n)
 return out
 `;
 
@@ -467,10 +477,11 @@ export class RedisStreamQueue implements WriteQueue {
   private async appendShownMany(items: readonly ShownAppend[]): Promise<AppendedShown[]> {
     await this.ready();
     const keys: string[] = [this.streamKey, this.seqKey];
-    const args: (string | Buffer | number)[] = [];
+    // One TTL for every tag version: the cache's (a queue serves one cache).
+    const args: (string | Buffer | number)[] = [items[0].entry.versionTtlMs];
     for (const { write: w, entry: e } of items) {
-      keys.push(this.rec(w.key), e.key, e.seqKey);
-      args.push(w.entity, w.key, w.op, w.payload, e.tail, e.ttlMs);
+      keys.push(this.rec(w.key), e.key, e.seqKey, ...e.bumpKeys);
+      args.push(w.entity, w.key, w.op, w.payload, e.tail, e.ttlMs, e.bumpKeys.length);
     }
     const r = await this.cmd.cachekitWbAppendShown(keys.length, ...keys, ...args);
     await this.waitForReplicas();

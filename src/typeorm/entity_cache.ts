@@ -17,7 +17,7 @@ import { anyRowTag, rowTag, tableTag } from '../tags/naming';
 import { argsKey } from '../engine/keys';
 import type { WrittenRow } from './invalidation_subscriber';
 import { CacheWriteError } from '../errors';
-import type { WriteBehind } from '../write_behind/write_behind';
+import type { PendingState, WriteBehind } from '../write_behind/write_behind';
 import { writeBehindOf } from './write_behind_registry';
 import { fitDatesToColumns } from './stored_dates';
 
@@ -111,10 +111,17 @@ export class CachedRepository<E extends ObjectLiteral> {
   async findOneById(id: unknown): Promise<E | null> {
     const m = this.repository.metadata;
     const tags = rowTags(m, id, this.policy);
+    const key = entityKey(m, id);
     const v = await this.cache.getOrLoad(
-      entityKey(m, id),
-      (ctx) => {
+      key,
+      async (ctx) => {
         ctx.addTags(...tags);
+        // A write-behind save not flushed yet is newer than the database (its entry was evicted,
+        // or a save raced this load): show it. A save after this check bumps the row's tags,
+        // which makes what this load stores stale.
+        const pending = await this.pendingStates([key]);
+        if (pending === undefined) ctx.doNotCache();
+        else if (pending[0] !== undefined) return pending[0].op === 'save' ? (pending[0].value as E) : null;
         return this.repository.findOne({ where: whereId(m, id) as FindOptionsWhere<E> });
       },
       this.options,
@@ -143,6 +150,15 @@ export class CachedRepository<E extends ObjectLiteral> {
     if (missing.size > 0) {
       // Captured before the query: a write committing meanwhile leaves what we store already stale.
       const since = await this.cache.captureVersion();
+      // Write-behind saves not flushed yet are newer than the database (see findOneById).
+      const missingKeys = [...missing.keys()];
+      const pending = await this.pendingStates(missingKeys);
+      pending?.forEach((p, i) => {
+        if (p === undefined) return;
+        const key = missingKeys[i];
+        values.set(key, p.op === 'save' ? (p.value as E) : null);
+        missing.delete(key);
+      });
       const wanted = [...missing.values()];
       const perQuery = Math.max(1, Math.floor(MAX_BATCH_PARAMETERS / m.primaryColumns.length));
       const rows = new Map<string, E>();
@@ -156,6 +172,8 @@ export class CachedRepository<E extends ObjectLiteral> {
         [...missing].map(([key, id]) => {
           const row = rows.get(pkString(m, id)) ?? null;
           values.set(key, row);
+          // Pending writes could not be checked: the row may be older than one of them.
+          if (pending === undefined) return;
           return this.cache.set(key, row, { ...this.options, tags: rowTags(m, id, this.policy), since });
         }),
       );
@@ -205,6 +223,17 @@ export class CachedRepository<E extends ObjectLiteral> {
       },
       this.queryOptions,
     );
+  }
+
+  /**
+   * The pending (not yet flushed) write-behind state of each row, for a write-behind entity
+   * whose write-behind runs (`undefined` entries otherwise); `undefined` altogether when the
+   * queue cannot be read, and what the database says must then not be cached.
+   */
+  private async pendingStates(keys: readonly string[]): Promise<(PendingState | undefined)[] | undefined> {
+    if (this.policy.strategy !== 'write-behind') return keys.map(() => undefined);
+    const wb = writeBehindOf(this.repository.manager.connection);
+    return wb === undefined ? keys.map(() => undefined) : wb.tryPendingStates(keys);
   }
 
   /** A value read back from L2 is a plain object: make it an entity instance again. */
@@ -303,6 +332,8 @@ export interface RowEntryOptions {
   readonly options: CallOptions;
   /** The row's tags (its own, the entity's any-row tag, the policy's extra tags). */
   readonly tags: readonly string[];
+  /** The row's own tag: what a write to the row moves. */
+  readonly bump: readonly string[];
 }
 
 const writeOptions = new WeakMap<EntityMetadata, { save: CallOptions; remove: CallOptions }>();
@@ -325,9 +356,10 @@ export function rowEntryOptions(
     writeOptions.set(metadata, o);
   }
   const policy = policyOf(metadata);
-  const tags = [`row:${key.slice(ENTITY_KEY_HEAD.length)}`, anyRowTag(metadata.name)];
+  const row = `row:${key.slice(ENTITY_KEY_HEAD.length)}`;
+  const tags = [row, anyRowTag(metadata.name)];
   if (policy.tags !== undefined) tags.push(...policy.tags);
-  return { options: op === 'save' ? o.save : o.remove, tags };
+  return { options: op === 'save' ? o.save : o.remove, tags, bump: [row] };
 }
 
 /** The running write-behind a write-behind entity's writes go to; a setup mistake is a typed error. */

@@ -1,5 +1,6 @@
 import { type Cache, prepareCarriedWrite } from '../cache';
 import type { CarriedWrite } from '../engine/carried_write';
+import type { Store } from '../stores/store';
 import type { KeyedSerial } from './keyed_serial';
 import { decodeRow } from './row_codec';
 import type { WriteTarget } from './write_target';
@@ -90,9 +91,20 @@ export class CacheSync {
    * The cache write of a save, prepared for the queue to carry in its append (see
    * `CarriedWrite`); `undefined` when it must go through `saved` instead.
    */
-  carry(row: RowState): CarriedWrite | undefined {
+  carry(row: RowState, accepts: (store: Store) => boolean): CarriedWrite | undefined {
     const o = this.target.entryOptions(row.entity, row.key, row.op);
-    return prepareCarriedWrite(this.cache, row.key, row.op === 'save' ? row.value : null, o.options, o.tags);
+    const value = row.op === 'save' ? row.value : null;
+    return prepareCarriedWrite(this.cache, row.key, value, o.options, o.tags, o.bump, accepts);
+  }
+
+  /**
+   * Moves the row's own tags (the save path without a carrier, right after its append): what
+   * depends on the row, or loaded it before the write, becomes stale. A failure is queued by
+   * the cache and reported on its `error` event; it does not undo the acknowledged write.
+   */
+  async bump(row: RowState): Promise<void> {
+    const o = this.target.entryOptions(row.entity, row.key, row.op);
+    await this.cache.invalidateTags(o.bump);
   }
 
   /** Stops listening to the cache. */

@@ -16,6 +16,7 @@ import { WriteBehindEvents } from './write_behind_events';
 import { WriteBehindCounters, type WriteBehindStats } from './write_behind_stats';
 import type { DeadLetter, WriteOp, WriteQueue } from './write_queue';
 import type { WriteTarget } from './write_target';
+import type { Store } from '../stores/store';
 
 /** One write handed to `WriteBehind.write` by an integration (the TypeORM `CachedRepository`). */
 export interface WriteRequest {
@@ -68,6 +69,13 @@ export class WriteBehind {
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private readonly sync: CacheSync;
   private readonly unhookCacheClose: () => void;
+  /** Whether the queue can store the cache's entries itself (decided once per store). */
+  private readonly carries = (store: Store): boolean => {
+    let ok = this.carrierOf.get(store);
+    if (ok === undefined) this.carrierOf.set(store, (ok = this.queue.carries?.(store) ?? false));
+    return ok;
+  };
+  private readonly carrierOf = new WeakMap<Store, boolean>();
 
   constructor(
     /** The cache the written rows are shown in. */
@@ -99,24 +107,26 @@ export class WriteBehind {
       const value = typeof req.value === 'function' ? await (req.value as () => unknown)() : req.value;
       const payload = encodeRow(value);
       const write = { entity: req.entity, key: req.key, op: req.op, payload };
+      const row = { entity: req.entity, key: req.key, op: req.op, value };
       const queue = this.queue;
       if (queue.appendShown !== undefined) {
-        const carried = this.sync.carry({ entity: req.entity, key: req.key, op: req.op, value });
-        if (carried !== undefined && queue.carries!(carried.store)) {
+        const carried = this.sync.carry(row, this.carries);
+        if (carried !== undefined) {
           const { seq } = await queue.appendShown(write, carried);
           this.counters.enqueued++;
           carried.done(seq);
           return;
         }
       }
-      // The capture for the cache write rides along with the append (it may come from before
-      // the append: that can only make the entry look older).
-      const [version, since] = await Promise.all([queue.append(write), this.sync.capture()]);
+      const version = await queue.append(write);
       this.counters.enqueued++;
-      // Durable from here: a failed cache write only costs read-your-writes until the flush,
-      // which rewrites the entry (CacheSync.committed).
+      // Durable from here: a failed cache step only costs read-your-writes until the flush,
+      // which rewrites the entry (CacheSync.committed). The row's tags move after the append
+      // (a reader that found no pending write before it then loads under an older capture,
+      // and its entry is stale), and the entry is stamped after the move.
       try {
-        await this.sync.saved({ entity: req.entity, key: req.key, op: req.op, value }, version, since);
+        await this.sync.bump(row);
+        await this.sync.saved(row, version, await this.sync.capture());
       } catch (err) {
         this.events.emit('error', { error: err, operation: 'writeBehind.cache' });
       }
@@ -130,10 +140,32 @@ export class WriteBehind {
 
   /** The newest write of a row that is not flushed yet, or `undefined`. */
   async pendingState(key: string): Promise<PendingState | undefined> {
-    const [p] = await this.queue.latest([key]);
-    return p === undefined || p.flushed
-      ? undefined
-      : { op: p.op, version: p.version, value: decodeRow(p.payload) };
+    return (await this.pendingStates([key]))[0];
+  }
+
+  /**
+   * `pendingStates`, or `undefined` when the queue cannot be read (reported on `error`): a
+   * reader then goes to the database and must not cache what it got, which may be older than
+   * a write it could not see.
+   */
+  async tryPendingStates(keys: readonly string[]): Promise<(PendingState | undefined)[] | undefined> {
+    try {
+      return await this.pendingStates(keys);
+    } catch (err) {
+      this.events.emit('error', { error: err, operation: 'writeBehind.pending' });
+      return undefined;
+    }
+  }
+
+  /** `pendingState` of several rows, in one queue read. */
+  async pendingStates(keys: readonly string[]): Promise<(PendingState | undefined)[]> {
+    if (keys.length === 0) return [];
+    const records = await this.queue.latest(keys);
+    return records.map((p) =>
+      p === undefined || p.flushed
+        ? undefined
+        : { op: p.op, version: p.version, value: decodeRow(p.payload) },
+    );
   }
 
   /**

@@ -6,6 +6,12 @@ export interface EntryOptions {
   /** TTLs and flags, no tags; the same object for every row of an entity. */
   readonly options: CallOptions;
   readonly tags: readonly string[];
+  /**
+   * Tags a write to this row moves (the row's own tag), bumped by the save itself: entries that
+   * read the row (a cached method, a by-id load racing the save) must not outlive it, and the
+   * flush does not bump them again.
+   */
+  readonly bump: readonly string[];
 }
 
 /** One coalesced write handed to the target: the newest state of a row. */

@@ -343,6 +343,29 @@ export function describeCacheBehaviours(kind: StackKind): void {
       expect(small.stats().oversize - before).toBe(2);
     });
 
+    test('set() of a value it cannot cache drops the previous entry instead of serving it', async () => {
+      const small = stack.makeCache({ maxEntryBytes: 1000 });
+      const circular: Record<string, unknown> = { name: 'loop' };
+      circular.self = circular;
+      const onError = () => {};
+      small.on('error', onError);
+      try {
+        for (const replacement of ['x'.repeat(5000), circular, 'zero-ttl']) {
+          const k = key();
+          expect(await small.set(k, 'v1')).toBe(true);
+          // A fresh instance (nothing in its L1) reads L2: the old value is there...
+          if (stack.hasL2) expect(await stack.makeCache().get(k)).toBe('v1');
+          const ttl = replacement === 'zero-ttl' ? { ttl: () => 0 } : undefined;
+          expect(await small.set(k, replacement, ttl)).toBe(false);
+          expect(await small.get(k)).toBeUndefined();
+          // ...and gone once it was replaced by a value that could not be cached.
+          if (stack.hasL2) expect(await stack.makeCache().get(k)).toBeUndefined();
+        }
+      } finally {
+        small.off('error', onError);
+      }
+    });
+
     test('namespaces keep keys and tags apart, and clear() empties only its own', async () => {
       const users = cache.namespace('users');
       const orders = cache.namespace('orders');
