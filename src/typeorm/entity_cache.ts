@@ -248,8 +248,9 @@ export class CachedRepository<E extends ObjectLiteral> {
    * Saves an entity. For a `@CachePolicy({ strategy: 'write-behind' })` entity, the new state
    * goes into the cache and the write-behind queue, and the promise resolves once the queue
    * holds it (in Redis, with a `RedisStreamQueue`): that is the acknowledgment. The database
-   * gets it at the next flush (`startWriteBehind`). Reads through this repository see it at
-   * once; plain TypeORM queries see it only after the flush (`writeBehind.flush()` waits for it).
+   * gets it at the next flush (`startWriteBehind`). Reads by id through this repository
+   * (`findOneById`, `findByIds`) see it at once; queries, this repository's included, see it
+   * only after the flush (`writeBehind.flush()` waits for it).
    * The primary key is required: there is no database round trip to generate one. Properties
    * left undefined keep their current values. Other entities are saved through TypeORM.
    */
