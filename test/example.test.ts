@@ -93,8 +93,8 @@ describe.each<Backend>(['embedded', 'servers'])('the example shop (%s)', (backen
       'search "lamp": 0 loads while cached; after cache.emit(\'catalog.refresh\'), which the search_results policy listens to: reloaded 1x',
     );
     // Stampede and negative caching.
-    expect(out).toContain(
-      '200 concurrent requests for lamp 2 right after its entry was invalidated: 1 loader call',
+    expect(out).toMatch(
+      /200 concurrent requests for [^\n]+ right after its entry was invalidated: 1 loader call\n/,
     );
     expect(out).toContain('5 requests for missing product 999999: result null, 1 loader call');
     // Orders invalidate the buyer's profile.

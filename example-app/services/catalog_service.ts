@@ -46,6 +46,7 @@ export class CatalogService {
   })
   async product(id: number): Promise<ProductPage | null> {
     this.counter.loaded('product');
+    this.counter.loaded(`product ${id}`);
     const p = await this.products.findOneBy({ id });
     if (!p) return null;
     const c = await this.categories.findOneBy({ id: p.categoryId });
