@@ -3,7 +3,7 @@ import type { CarriedWrite } from '../engine/carried_write';
 import type { Store } from '../stores/store';
 import type { KeyedSerial } from './keyed_serial';
 import { decodeRow } from './row_codec';
-import type { WriteTarget } from './write_target';
+import type { EntryOptions, WriteTarget } from './write_target';
 import type { RowRecord, WriteOp, WriteQueue } from './write_queue';
 
 /** A row as the cache should show it. */
@@ -72,13 +72,19 @@ export class CacheSync {
   }
 
   /**
-   * The save path, already inside the row's serial: show the write just appended as
-   * `version` (`since` is a capture taken before, see `capture`), then confirm it to the queue,
-   * so that the flush need not rewrite the entry. A write L2 did not take is left unconfirmed.
+   * The save path without a carrier, already inside the row's serial, right after the append
+   * of `version`: move the row's own tags (what depends on the row, or loaded it before the
+   * write, becomes stale; a reader that found no pending write loads under an older capture),
+   * show the write under a capture taken after that, then confirm it to the queue, so that the
+   * flush need not rewrite the entry. A write L2 did not take is left unconfirmed. A failed
+   * bump is queued by the cache and reported on its `error` event.
    */
-  async saved(row: RowState, version: number, since: number): Promise<void> {
+  async saved(row: RowState, version: number): Promise<void> {
+    const o = this.target.entryOptions(row.entity, row.key, row.op);
+    await this.cache.invalidateTags(o.bump);
+    const since = await this.capture();
     const failures = this.l2Failures;
-    await this.show(row, since);
+    await this.show(row, since, o);
     const step: Step = { row, version, action: 'show' };
     if (this.l2Failures !== failures) {
       await this.converge([step], false);
@@ -95,16 +101,6 @@ export class CacheSync {
     const o = this.target.entryOptions(row.entity, row.key, row.op);
     const value = row.op === 'save' ? row.value : null;
     return prepareCarriedWrite(this.cache, row.key, value, o.options, o.tags, o.bump, accepts);
-  }
-
-  /**
-   * Moves the row's own tags (the save path without a carrier, right after its append): what
-   * depends on the row, or loaded it before the write, becomes stale. A failure is queued by
-   * the cache and reported on its `error` event; it does not undo the acknowledged write.
-   */
-  async bump(row: RowState): Promise<void> {
-    const o = this.target.entryOptions(row.entity, row.key, row.op);
-    await this.cache.invalidateTags(o.bump);
   }
 
   /** Stops listening to the cache. */
@@ -142,8 +138,11 @@ export class CacheSync {
   }
 
   /** Writes a row's state to the cache: the entity (save), or a tombstone (remove). */
-  private async show(row: RowState, since: number): Promise<void> {
-    const o = this.target.entryOptions(row.entity, row.key, row.op);
+  private async show(
+    row: RowState,
+    since: number,
+    o: EntryOptions = this.target.entryOptions(row.entity, row.key, row.op),
+  ): Promise<void> {
     // A tombstone is a cached null: reads see "no such row" until the delete is flushed.
     await this.cache.set(row.key, row.op === 'save' ? row.value : null, {
       ...o.options,

@@ -16,7 +16,6 @@ import { WriteBehindEvents } from './write_behind_events';
 import { WriteBehindCounters, type WriteBehindStats } from './write_behind_stats';
 import type { DeadLetter, WriteOp, WriteQueue } from './write_queue';
 import type { WriteTarget } from './write_target';
-import type { Store } from '../stores/store';
 
 /** One write handed to `WriteBehind.write` by an integration (the TypeORM `CachedRepository`). */
 export interface WriteRequest {
@@ -69,13 +68,6 @@ export class WriteBehind {
   private readonly signalHandlers = new Map<NodeJS.Signals, () => void>();
   private readonly sync: CacheSync;
   private readonly unhookCacheClose: () => void;
-  /** Whether the queue can store the cache's entries itself (decided once per store). */
-  private readonly carries = (store: Store): boolean => {
-    let ok = this.carrierOf.get(store);
-    if (ok === undefined) this.carrierOf.set(store, (ok = this.queue.carries?.(store) ?? false));
-    return ok;
-  };
-  private readonly carrierOf = new WeakMap<Store, boolean>();
 
   constructor(
     /** The cache the written rows are shown in. */
@@ -110,7 +102,7 @@ export class WriteBehind {
       const row = { entity: req.entity, key: req.key, op: req.op, value };
       const queue = this.queue;
       if (queue.appendShown !== undefined) {
-        const carried = this.sync.carry(row, this.carries);
+        const carried = this.sync.carry(row, (store) => queue.carries?.(store) ?? false);
         if (carried !== undefined) {
           const { seq } = await queue.appendShown(write, carried);
           this.counters.enqueued++;
@@ -121,12 +113,9 @@ export class WriteBehind {
       const version = await queue.append(write);
       this.counters.enqueued++;
       // Durable from here: a failed cache step only costs read-your-writes until the flush,
-      // which rewrites the entry (CacheSync.committed). The row's tags move after the append
-      // (a reader that found no pending write before it then loads under an older capture,
-      // and its entry is stale), and the entry is stamped after the move.
+      // which rewrites the entry (CacheSync.committed).
       try {
-        await this.sync.bump(row);
-        await this.sync.saved(row, version, await this.sync.capture());
+        await this.sync.saved(row, version);
       } catch (err) {
         this.events.emit('error', { error: err, operation: 'writeBehind.cache' });
       }
