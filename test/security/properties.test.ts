@@ -8,9 +8,10 @@ import { openStack, type StackHandle, type StackKind } from '../support/stacks';
  * NaN equals nothing: two invalid Dates would never be "equal", and any run that generated one
  * failed. Dates here are equal when their times are the same number, NaN included.
  */
-expect.addEqualityTesters([
-  (a: unknown, b: unknown) =>
-    a instanceof Date && b instanceof Date ? Object.is(a.getTime(), b.getTime()) : undefined,
+type EqualityTester = (a: unknown, b: unknown) => boolean | undefined;
+// Jest 30 has it; the @types/jest in use predates it.
+(expect as unknown as { addEqualityTesters(testers: EqualityTester[]): void }).addEqualityTesters([
+  (a, b) => (a instanceof Date && b instanceof Date ? Object.is(a.getTime(), b.getTime()) : undefined),
 ]);
 
 /** Enough runs to find a collision in the encodings, few enough to keep the suite quick. */
