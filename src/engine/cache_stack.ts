@@ -26,6 +26,7 @@ import { L1Sync } from './l1_sync';
 import { KeyRing } from './encryption';
 import { currentTenant } from './tenancy';
 import { CircuitBreaker } from '../resilience/circuit_breaker';
+import { DeadlineQueue } from './deadlines';
 import {
   type CacheOptions,
   type CallOptions,
@@ -71,6 +72,8 @@ export class CacheStack {
   readonly refreshBackoff = new LRUCache<string, number>({ max: 10_000 });
   /** L2 reads in progress, by full key. */
   private readonly l2Reads = new Map<string, Promise<L2Read | undefined>>();
+  /** Deadlines of L2 reads in flight (one timer for all; see deadlines.ts). */
+  private readDeadlines: DeadlineQueue | undefined;
   readonly serializer: Serializer;
   readonly compression: { algorithm: 'gzip' | 'brotli'; threshold: number } | undefined;
   readonly maxEntryBytes: number;
@@ -331,18 +334,48 @@ export class CacheStack {
       return p;
     }
     const store = this.l2!;
-    p = this.guard(
-      'l2.read',
-      key,
-      () =>
-        store.readValidated
-          ? store.readValidated(key, this.seqKey, this.l1 !== undefined)
-          : this.genericRead(store, key),
-      this.l2Timeout,
-    );
-    this.l2Reads.set(key, p);
-    void p.then(() => this.l2Reads.delete(key));
-    return p;
+    const breaker = this.breaker;
+    if (breaker !== undefined && !breaker.allow()) {
+      this.stats.l2Skipped++;
+      return Promise.resolve(undefined);
+    }
+    // `attempt`, flattened for the hottest L2 call: one shared deadline queue instead of a timer
+    // per read, and the coalescing entry dropped when the read settles (no extra promise).
+    let op: Promise<L2Read>;
+    try {
+      op = store.readValidated
+        ? store.readValidated(key, this.seqKey, this.l1 !== undefined)
+        : this.genericRead(store, key);
+    } catch (err) {
+      op = Promise.reject(err);
+    }
+    const reads = this.l2Reads;
+    const read = new Promise<L2Read | undefined>((resolve) => {
+      const fail = (error: CacheError) => {
+        if (reads.get(key) === read) reads.delete(key);
+        this.stats.l2Errors++;
+        breaker?.failure();
+        this.report(error, 'l2.read', key);
+        resolve(undefined);
+      };
+      const deadline = (this.readDeadlines ??= new DeadlineQueue(this.l2Timeout)).add(() => {
+        this.stats.l2Timeouts++;
+        fail(new CacheTimeoutError('l2.read', this.l2Timeout, key));
+      });
+      op.then(
+        (value) => {
+          if (!deadline.settle()) return;
+          if (reads.get(key) === read) reads.delete(key);
+          breaker?.success();
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (deadline.settle()) fail(new CacheStoreError('l2.read', key, err));
+        },
+      );
+    });
+    reads.set(key, read);
+    return read;
   }
 
   /**

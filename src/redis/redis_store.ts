@@ -185,22 +185,35 @@ export class RedisStore implements Store {
         if (!slot.has(t)) slot.set(t, versionKeys.push(t) - 1);
       }
     }
-    const p = this.client
-      .pipeline()
-      .mgetBuffer(...keys)
-      .mget(...versionKeys);
-    if (needTtl) for (const k of keys) p.pttl(k);
-    p.exec().then(
-      (results) => {
-        const failed = results?.find((r) => r[0]);
-        if (!results || failed) {
-          const err = failed?.[0] ?? new Error('pipeline returned nothing');
-          for (const r of reads) r.reject(err);
-          return;
+    const n = reads.length;
+    // Without TTLs (no L1 to fill) one MGET reads entries and versions at a single instant; it
+    // measured ~30% less client CPU per read than the two-command pipeline, which ioredis builds
+    // as a full Pipeline object per batch (bench/redis_hit.ts).
+    const sent: Promise<(Buffer | null)[] | [Error | null, unknown][] | null> = needTtl
+      ? pipelinedRead(this.client, keys, versionKeys)
+      : this.client.mgetBuffer(...keys, ...versionKeys);
+    sent.then(
+      (reply) => {
+        let datas: (Buffer | null)[];
+        let versions: readonly (Buffer | string | null)[];
+        let ttls: [Error | null, unknown][] | undefined;
+        let vAt = 0;
+        if (needTtl) {
+          const results = reply as [Error | null, unknown][] | null;
+          const failed = results?.find((r) => r[0]);
+          if (!results || failed) {
+            const err = failed?.[0] ?? new Error('pipeline returned nothing');
+            for (const r of reads) r.reject(err);
+            return;
+          }
+          datas = results[0][1] as (Buffer | null)[];
+          versions = results[1][1] as (string | null)[];
+          ttls = results;
+        } else {
+          datas = versions = reply as (Buffer | null)[];
+          vAt = n;
         }
-        const datas = results[0][1] as (Buffer | null)[];
-        const versions = results[1][1] as (string | null)[];
-        const seq = seqOf(versions[0]);
+        const seq = seqOf(versions[vAt]);
         let unknown: PendingRead[] | undefined;
         for (let i = 0; i < reads.length; i++) {
           const read = reads[i];
@@ -226,8 +239,8 @@ export class RedisStore implements Store {
                 known = false;
                 break;
               }
-              const v = versions[at];
-              if (v !== null && Number(v) > header.s) {
+              const v = versions[vAt + at];
+              if (v !== null && versionNumber(v) > header.s) {
                 stale = true;
                 break;
               }
@@ -239,7 +252,7 @@ export class RedisStore implements Store {
             (unknown ??= []).push(read);
             continue;
           }
-          const pttl = needTtl ? ttlOf(results[2 + i][1] as number) : -1;
+          const pttl = ttls !== undefined ? ttlOf(ttls[2 + i][1] as number) : -1;
           if (stale) {
             read.resolve({ kind: 'stale', seq, data, remainingMs: pttl });
             continue;
@@ -448,6 +461,34 @@ function toRead(r: ReadReply): L2Read {
     default:
       return { kind: 'miss', seq: seqOf(r[1]) };
   }
+}
+
+/** Entries, versions and TTLs of a batch, in one pipeline (the L1 fill needs the TTLs). */
+function pipelinedRead(
+  client: Redis | Cluster,
+  keys: readonly string[],
+  versionKeys: readonly string[],
+): Promise<[Error | null, unknown][] | null> {
+  const p = client
+    .pipeline()
+    .mgetBuffer(...keys)
+    .mget(...versionKeys);
+  for (const k of keys) p.pttl(k);
+  return p.exec();
+}
+
+/** A tag version read as a string or as bytes; NaN for anything but a decimal integer. */
+function versionNumber(v: Buffer | string): number {
+  if (typeof v === 'string') return Number(v);
+  // Digits parsed in place: a version is a short decimal, and a string per tag per hit adds up.
+  if (v.length === 0 || v.length > 15) return Number(v.toString('latin1'));
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const d = v[i] - 48;
+    if (d < 0 || d > 9) return Number(v.toString('latin1'));
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 function seqOf(v: unknown): number | undefined {
