@@ -80,7 +80,7 @@ export class WriteBehind {
     this.queue = options.queue ?? new MemoryWriteQueue();
     this.sync = new CacheSync(cache, target, this.queue, this.serial);
     this.loop = new FlushLoop(this.queue, target, this.sync, this.options, this.counters, this.events);
-    this.loop.start();
+    if (this.options.flusher) this.loop.start();
     // Closing the cache first would strand pending writes (their flush needs the cache open).
     this.unhookCacheClose = beforeCacheClose(cache, () => this.close());
     if (this.options.shutdownHook) this.installShutdownHook();
@@ -160,7 +160,8 @@ export class WriteBehind {
   /**
    * Resolves when every write appended before this call (by any process sharing the queue) has
    * been persisted, superseded or dead-lettered. Rejects with a `CacheTimeoutError` after
-   * `timeout` (default: wait as long as it takes).
+   * `timeout` (default: wait as long as it takes). Without a flusher of its own, it waits for
+   * the other processes' flushers.
    */
   async flush(timeout?: Duration): Promise<void> {
     const limit = timeout === undefined ? Infinity : parseDuration('timeout', timeout);
@@ -214,7 +215,9 @@ export class WriteBehind {
   /**
    * Refuses new writes, flushes everything queued (up to `closeTimeout`), stops the flusher and
    * closes the queue. With the memory queue, writes still pending after the timeout are lost and
-   * reported on `error`; with a durable queue they stay in it for the next instance.
+   * reported on `error`; with a durable queue they stay in it for the next instance. Without a
+   * flusher of its own (`flusher: false`) it does not wait: the queue holds the writes for the
+   * flushers that persist them.
    */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -226,7 +229,8 @@ export class WriteBehind {
     for (const [sig, h] of this.signalHandlers) process.off(sig, h);
     this.signalHandlers.clear();
     try {
-      await this.flush(this.options.closeTimeoutMs);
+      if (this.options.flusher) await this.flush(this.options.closeTimeoutMs);
+      else await this.serial.idle();
     } catch (err) {
       this.events.emit('error', { error: err, operation: 'writeBehind.close' });
     }

@@ -26,6 +26,15 @@ export interface WriteBehindOptions {
    * the application owns its signals. With the memory queue, turn it on or call `close()`.
    */
   shutdownHook?: boolean;
+  /**
+   * Whether this process runs a flusher. Default true. With a durable queue shared by several
+   * processes, `false` makes this one a producer only: its saves are acknowledged once the queue
+   * holds them, and the flushers of other processes (a worker started with the default) persist
+   * them, so the request path never spends its CPU on database batches. `flush()` then waits for
+   * those flushers, and `close()` leaves pending writes in the queue for them. Refused with the
+   * memory queue, which no other process can read.
+   */
+  flusher?: boolean;
 }
 
 /** Options after validation; durations in ms. */
@@ -37,6 +46,7 @@ export interface ResolvedWriteBehindOptions {
   readonly maxRetryDelayMs: number;
   readonly closeTimeoutMs: number;
   readonly shutdownHook: boolean;
+  readonly flusher: boolean;
 }
 
 /** Validates write-behind options; a bad value throws a `CacheConfigError` naming it. */
@@ -54,6 +64,15 @@ export function resolveWriteBehindOptions(o: WriteBehindOptions = {}): ResolvedW
   const q = o.queue as Partial<WriteQueue> | undefined;
   if (q !== undefined && (typeof q !== 'object' || typeof q.append !== 'function'))
     throw new CacheConfigError('queue', q, 'expected a WriteQueue (MemoryWriteQueue or RedisStreamQueue)');
+  if (o.flusher !== undefined && typeof o.flusher !== 'boolean')
+    throw new CacheConfigError('flusher', o.flusher, 'expected true or false');
+  if (o.flusher === false && q?.durable !== true) {
+    throw new CacheConfigError(
+      'flusher',
+      false,
+      'only with a durable queue that another process flushes (RedisStreamQueue): the memory queue would never reach the database',
+    );
+  }
   const retryDelayMs = parseDuration('retryDelay', o.retryDelay ?? '100ms');
   const maxRetryDelayMs = parseDuration('maxRetryDelay', o.maxRetryDelay ?? '30s');
   if (maxRetryDelayMs < retryDelayMs)
@@ -66,5 +85,6 @@ export function resolveWriteBehindOptions(o: WriteBehindOptions = {}): ResolvedW
     maxRetryDelayMs,
     closeTimeoutMs: parseDuration('closeTimeout', o.closeTimeout ?? '30s'),
     shutdownHook: o.shutdownHook ?? false,
+    flusher: o.flusher ?? true,
   };
 }

@@ -12,6 +12,7 @@ describe('write-behind options', () => {
       maxRetryDelayMs: 30_000,
       closeTimeoutMs: 30_000,
       shutdownHook: false,
+      flusher: true,
     });
     expect(resolveWriteBehindOptions({ maxDelay: '2s', queue: new MemoryWriteQueue() }).maxDelayMs).toBe(
       2000,
@@ -26,6 +27,10 @@ describe('write-behind options', () => {
     [{ retryDelay: '1s', maxRetryDelay: '10ms' }, 'maxRetryDelay'],
     [{ shutdownHook: 'yes' }, 'shutdownHook'],
     [{ queue: {} }, 'queue'],
+    [{ flusher: 'no' }, 'flusher'],
+    // The memory queue (the default, or given) has no other flusher: nothing would persist.
+    [{ flusher: false }, 'flusher'],
+    [{ flusher: false, queue: new MemoryWriteQueue() }, 'flusher'],
   ])('%j is a CacheConfigError naming %s', (o, option) => {
     const err = (() => {
       try {
