@@ -186,7 +186,8 @@ JSON: ${jsonPath}`);
       '≥ 10×',
       check(writeBehind.ratioVsSave >= 10),
       `${fmtOps(writeBehind.writeBehindAckOps)} vs ${fmtOps(writeBehind.directSaveOps)} updates/s; ` +
-        `upsert ${fmtOps(writeBehind.directUpsertOps)}; flush lag p50 ${fmtMs(writeBehind.lagP50Ms)}, p99 ${fmtMs(writeBehind.lagP99Ms)}`,
+        `upsert ${fmtOps(writeBehind.directUpsertOps)}; flush lag p50 ${fmtMs(writeBehind.lagP50Ms)}, p99 ${fmtMs(writeBehind.lagP99Ms)}; ` +
+        `flusher in a worker process ${fmtRatio(writeBehind.worker.ratioVsSave)}`,
     ],
     [
       "Invalidation reaches another instance's L1, p99 (p50)",
