@@ -162,12 +162,18 @@ function startFlight<T>(
   options: CallOptions<T> | undefined,
   refresh: boolean,
 ): Promise<Flight> {
-  const flight = runFlight(stack, scope, keys, loader, options, refresh);
+  // The flight clears itself as it settles: a separate `then(clear, clear)` cost a promise per call.
+  const flight: Promise<Flight> = runFlight(stack, scope, keys, loader, options, refresh).then(
+    (f) => {
+      if (stack.inflight.get(keys.l1) === flight) stack.inflight.delete(keys.l1);
+      return f;
+    },
+    (err: unknown) => {
+      if (stack.inflight.get(keys.l1) === flight) stack.inflight.delete(keys.l1);
+      throw err;
+    },
+  );
   stack.inflight.set(keys.l1, flight);
-  const clear = () => {
-    if (stack.inflight.get(keys.l1) === flight) stack.inflight.delete(keys.l1);
-  };
-  flight.then(clear, clear);
   return flight;
 }
 
@@ -296,7 +302,12 @@ function withHardTimeout<T>(stack: CacheStack, keys: EntryKeys, hard: number, p:
   });
 }
 
-async function runFlight<T>(
+/**
+ * A flight: L2 first (when there is one), then the loader. Not an async function: an L2 hit is
+ * the common outcome with a shared store, and a `then` on the read costs one promise where an
+ * async frame and its await cost three (bench/redis_hit.ts).
+ */
+function runFlight<T>(
   stack: CacheStack,
   scope: Scope,
   keys: EntryKeys,
@@ -304,9 +315,16 @@ async function runFlight<T>(
   options: CallOptions<T> | undefined,
   refresh: boolean,
 ): Promise<Flight> {
-  let seq: number | undefined;
-  if (stack.l2 !== undefined) {
-    const r = await stack.readL2(keys.full);
+  if (stack.l2 === undefined) {
+    if (!refresh) {
+      // Memory only: an invalidated entry kept for graceOnInvalidate is served while it reloads.
+      const kept = keptAfterInvalidation(stack, keys);
+      if (kept !== undefined) return Promise.resolve(kept);
+    }
+    return loadFlight(stack, scope, keys, loader, options, refresh, undefined);
+  }
+  return stack.readL2(keys.full).then((r): Flight | Promise<Flight> => {
+    let seq: number | undefined;
     if (r !== undefined) {
       if (r.kind === 'hit') {
         const hit = fillFromL2(stack, scope.counts, keys, r.data, r.remainingMs, r.entry);
@@ -322,11 +340,20 @@ async function runFlight<T>(
       }
     }
     scope.counts.l2Misses++;
-  } else if (!refresh) {
-    // Memory only: an invalidated entry kept for graceOnInvalidate is served while it reloads.
-    const kept = keptAfterInvalidation(stack, keys);
-    if (kept !== undefined) return kept;
-  }
+    return loadFlight(stack, scope, keys, loader, options, refresh, seq);
+  });
+}
+
+/** The loading part of a flight, after L2 missed; `seq` is the capture the read brought, if any. */
+async function loadFlight<T>(
+  stack: CacheStack,
+  scope: Scope,
+  keys: EntryKeys,
+  loader: Loader<T>,
+  options: CallOptions<T> | undefined,
+  refresh: boolean,
+  seq: number | undefined,
+): Promise<Flight> {
   // Options are resolved only now that a load is certain: hits never pay for them.
   const settings = stack.resolve(options);
   scope.counts.misses++;
