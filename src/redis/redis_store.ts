@@ -95,7 +95,7 @@ export class RedisStore implements Store {
    * Entry key → the tag-version keys its header named when last seen. Why: the Lua read costs
    * Redis 7-10 µs per key (scripting overhead, copying each payload into Lua and back), against
    * ~0.6 µs for a key of a plain MGET (bench/redis_hit.ts, INFO commandstats). Knowing the tags
-   * beforehand lets a hit be `MGET entries` + `MGET versions`, pipelined, checked here.
+   * beforehand lets a hit be one `MGET entries… versions…`, checked here.
    */
   private readonly hints: LRUCache<string, readonly string[]> | undefined;
   /** Entry writes (and the bus's publishes) of one tick, sent as one pipeline. */
