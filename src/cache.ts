@@ -484,7 +484,7 @@ export class Cache {
     await this.warming.close();
     if (stack.closed) return;
     stack.closed = true;
-    await Promise.allSettled([...stack.inflight.values()]);
+    await Promise.allSettled(stack.inflight.values());
     stack.l1?.clear();
     await stack.sync?.close();
     await stack.l2?.close();

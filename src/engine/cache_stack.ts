@@ -27,6 +27,7 @@ import { KeyRing } from './encryption';
 import { currentTenant } from './tenancy';
 import { CircuitBreaker } from '../resilience/circuit_breaker';
 import { DeadlineQueue } from './deadlines';
+import { FlightMap } from './flight_map';
 import {
   type CacheOptions,
   type CallOptions,
@@ -65,13 +66,13 @@ export class CacheStack {
   readonly stats = new StatsCounters();
   readonly events = new CacheEvents();
   /** Loads in progress, by full key: concurrent callers share one. */
-  readonly inflight = new Map<string, Promise<Flight>>();
+  readonly inflight = new FlightMap<Promise<Flight>>();
   /** Decaying read counts of adaptive-TTL keys. */
   readonly heat = new ReadHeat();
   /** Keys whose background refresh failed, with the time before which it is not retried. */
   readonly refreshBackoff = new LRUCache<string, number>({ max: 10_000 });
   /** L2 reads in progress, by full key. */
-  private readonly l2Reads = new Map<string, Promise<L2Read | undefined>>();
+  private readonly l2Reads = new FlightMap<Promise<L2Read | undefined>>();
   /** Deadlines of L2 reads in flight (one timer for all; see deadlines.ts). */
   private readDeadlines: DeadlineQueue | undefined;
   readonly serializer: Serializer;
@@ -352,7 +353,7 @@ export class CacheStack {
     const reads = this.l2Reads;
     const read = new Promise<L2Read | undefined>((resolve) => {
       const fail = (error: CacheError) => {
-        if (reads.get(key) === read) reads.delete(key);
+        reads.settle(key, read);
         this.stats.l2Errors++;
         breaker?.failure();
         this.report(error, 'l2.read', key);
@@ -365,7 +366,7 @@ export class CacheStack {
       op.then(
         (value) => {
           if (!deadline.settle()) return;
-          if (reads.get(key) === read) reads.delete(key);
+          reads.settle(key, read);
           breaker?.success();
           resolve(value);
         },

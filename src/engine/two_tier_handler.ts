@@ -165,11 +165,11 @@ function startFlight<T>(
   // The flight clears itself as it settles: a separate `then(clear, clear)` cost a promise per call.
   const flight: Promise<Flight> = runFlight(stack, scope, keys, loader, options, refresh).then(
     (f) => {
-      if (stack.inflight.get(keys.l1) === flight) stack.inflight.delete(keys.l1);
+      stack.inflight.settle(keys.l1, flight);
       return f;
     },
     (err: unknown) => {
-      if (stack.inflight.get(keys.l1) === flight) stack.inflight.delete(keys.l1);
+      stack.inflight.settle(keys.l1, flight);
       throw err;
     },
   );
