@@ -325,13 +325,17 @@ export class CacheStack {
     return r.value;
   }
 
-  /** An L2 read with tag check, shared by concurrent callers of one key. */
-  readL2(key: string): Promise<L2Read | undefined> {
-    let p = this.l2Reads.get(key);
+  /**
+   * An L2 read with tag check, shared by concurrent callers of one key. A flight passes
+   * `shared = false`: it is already the only load of its key in this process, and registering
+   * its read cost a hash of a fresh key string and two map updates per Redis hit (~0.5 µs).
+   */
+  readL2(key: string, shared = true): Promise<L2Read | undefined> {
+    let p = shared ? this.l2Reads.get(key) : undefined;
     if (p !== undefined) return p;
     if (!this.pending.isEmpty) {
       // Invalidations made while L2 was unreachable go first: no read may be served before them.
-      p = this.flushPending().then((ok) => (ok ? this.readL2(key) : undefined));
+      p = this.flushPending().then((ok) => (ok ? this.readL2(key, shared) : undefined));
       return p;
     }
     const store = this.l2!;
@@ -353,7 +357,7 @@ export class CacheStack {
     const reads = this.l2Reads;
     const read = new Promise<L2Read | undefined>((resolve) => {
       const fail = (error: CacheError) => {
-        reads.settle(key, read);
+        if (shared) reads.settle(key, read);
         this.stats.l2Errors++;
         breaker?.failure();
         this.report(error, 'l2.read', key);
@@ -366,7 +370,7 @@ export class CacheStack {
       op.then(
         (value) => {
           if (!deadline.settle()) return;
-          reads.settle(key, read);
+          if (shared) reads.settle(key, read);
           breaker?.success();
           resolve(value);
         },
@@ -375,7 +379,7 @@ export class CacheStack {
         },
       );
     });
-    reads.set(key, read);
+    if (shared) reads.set(key, read);
     return read;
   }
 

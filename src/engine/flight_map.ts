@@ -27,9 +27,8 @@ export class FlightMap<V> {
 
   /** Registers `value` as `key`'s flight, replacing any other. */
   set(key: string, value: V): void {
-    const box = this.boxes.get(key);
-    if (box !== undefined) box.v = value;
-    else this.boxes.set(key, { v: value });
+    // A new box even when one exists: the older flight's `settle` then finds a box that is not its own.
+    this.boxes.set(key, { v: value });
   }
 
   /** Ends `key`'s flight if it is still `value` (a newer one may have replaced it). */

@@ -323,7 +323,7 @@ function runFlight<T>(
     }
     return loadFlight(stack, scope, keys, loader, options, refresh, undefined);
   }
-  return stack.readL2(keys.full).then((r): Flight | Promise<Flight> => {
+  return stack.readL2(keys.full, false).then((r): Flight | Promise<Flight> => {
     let seq: number | undefined;
     if (r !== undefined) {
       if (r.kind === 'hit') {
