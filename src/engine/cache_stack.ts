@@ -26,7 +26,7 @@ import { L1Sync } from './l1_sync';
 import { KeyRing } from './encryption';
 import { currentTenant } from './tenancy';
 import { CircuitBreaker } from '../resilience/circuit_breaker';
-import { DeadlineQueue } from './deadlines';
+import { Deadline, DeadlineQueue } from './deadlines';
 import { FlightMap } from './flight_map';
 import {
   type CacheOptions,
@@ -73,8 +73,8 @@ export class CacheStack {
   readonly refreshBackoff = new LRUCache<string, number>({ max: 10_000 });
   /** L2 reads in progress, by full key. */
   private readonly l2Reads = new FlightMap<Promise<L2Read | undefined>>();
-  /** Deadlines of L2 reads in flight (one timer for all; see deadlines.ts). */
-  private readDeadlines: DeadlineQueue | undefined;
+  /** Deadlines of L2 operations in flight, one queue per timeout of this stack (see deadlines.ts). */
+  private readonly deadlines = new Map<number, DeadlineQueue>();
   readonly serializer: Serializer;
   readonly compression: { algorithm: 'gzip' | 'brotli'; threshold: number } | undefined;
   readonly maxEntryBytes: number;
@@ -263,59 +263,17 @@ export class CacheStack {
     op: () => Promise<T>,
     timeoutMs: number,
   ): Promise<Attempt<T>> {
-    const breaker = this.breaker;
-    if (breaker !== undefined && !breaker.allow()) {
-      // Open circuit: skip at once, quietly (one error event per skipped call would flood).
-      this.stats.l2Skipped++;
-      return Promise.resolve({ ok: false, error: CIRCUIT_OPEN });
-    }
-    return new Promise<Attempt<T>>((resolve) => {
-      let done = false;
-      const fail = (error: CacheError) => {
-        this.stats.l2Errors++;
-        breaker?.failure();
-        this.report(error, operation, key);
-        resolve({ ok: false, error });
-      };
-      const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
-        this.stats.l2Timeouts++;
-        fail(new CacheTimeoutError(operation, timeoutMs, key));
-      }, timeoutMs);
-      let p: Promise<T>;
-      try {
-        p = op();
-      } catch (err) {
-        p = Promise.reject(err);
-      }
-      p.then(
-        (value) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          breaker?.success();
-          resolve({ ok: true, value });
-        },
-        (err) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          fail(new CacheStoreError(operation, key, err));
-        },
-      );
-    });
+    return this.limited<T, Attempt<T>>(operation, key, op, timeoutMs, asSuccess, asFailure);
   }
 
   /** `attempt`, keeping only the value: `undefined` when L2 failed. */
-  async guard<T>(
+  guard<T>(
     operation: string,
     key: string | undefined,
     op: () => Promise<T>,
     timeoutMs: number,
   ): Promise<T | undefined> {
-    const r = await this.attempt(operation, key, op, timeoutMs);
-    return r.ok ? r.value : undefined;
+    return this.limited<T, T | undefined>(operation, key, op, timeoutMs, identity, nothing);
   }
 
   /** `attempt` for invalidations: their loss must reach the caller, so a failure rejects. */
@@ -323,6 +281,66 @@ export class CacheStack {
     const r = await this.attempt(operation, key, op, this.l2WriteTimeout);
     if (!r.ok) throw r.error;
     return r.value;
+  }
+
+  /**
+   * What `attempt` and `guard` share: the circuit breaker, the time limit, the counting and
+   * reporting; `ok` and `failed` shape the outcome (called synchronously when the circuit is
+   * open). One promise per call, no async frame: the L2 read of every Redis hit comes here.
+   */
+  private limited<T, R>(
+    operation: string,
+    key: string | undefined,
+    op: () => Promise<T>,
+    timeoutMs: number,
+    ok: (value: T) => R,
+    failed: (error: CacheError) => R,
+  ): Promise<R> {
+    const breaker = this.breaker;
+    if (breaker !== undefined && !breaker.allow()) {
+      // Open circuit: skip at once, quietly (one error event per skipped call would flood).
+      this.stats.l2Skipped++;
+      return Promise.resolve(failed(CIRCUIT_OPEN));
+    }
+    let p: Promise<T>;
+    try {
+      p = op();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return new Promise<R>((resolve) => {
+      const fail = (error: CacheError) => {
+        this.stats.l2Errors++;
+        breaker?.failure();
+        this.report(error, operation, key);
+        resolve(failed(error));
+      };
+      const deadline = this.deadline(timeoutMs, () => {
+        this.stats.l2Timeouts++;
+        fail(new CacheTimeoutError(operation, timeoutMs, key));
+      });
+      p.then(
+        (value) => {
+          if (!deadline.settle()) return;
+          breaker?.success();
+          resolve(ok(value));
+        },
+        (err: unknown) => {
+          if (deadline.settle()) fail(new CacheStoreError(operation, key, err));
+        },
+      );
+    });
+  }
+
+  /**
+   * A time limit: the stack's own L2 timeouts, which every read or write shares, each have one
+   * queue and one timer (see deadlines.ts); any other duration (a lock wait's) gets a timer.
+   */
+  private deadline(ms: number, onExpire: () => void): Deadline {
+    if (ms !== this.l2Timeout && ms !== this.l2WriteTimeout) return Deadline.timed(ms, onExpire);
+    let q = this.deadlines.get(ms);
+    if (q === undefined) this.deadlines.set(ms, (q = new DeadlineQueue(ms)));
+    return q.add(onExpire);
   }
 
   /**
@@ -339,48 +357,24 @@ export class CacheStack {
       return p;
     }
     const store = this.l2!;
-    const breaker = this.breaker;
-    if (breaker !== undefined && !breaker.allow()) {
-      this.stats.l2Skipped++;
-      return Promise.resolve(undefined);
-    }
-    // `attempt`, flattened for the hottest L2 call: one shared deadline queue instead of a timer
-    // per read, and the coalescing entry dropped when the read settles (no extra promise).
-    let op: Promise<L2Read>;
-    try {
-      op = store.readValidated
+    const read = () =>
+      store.readValidated
         ? store.readValidated(key, this.seqKey, this.l1 !== undefined)
         : this.genericRead(store, key);
-    } catch (err) {
-      op = Promise.reject(err);
-    }
+    if (!shared) return this.guard('l2.read', key, read, this.l2Timeout);
     const reads = this.l2Reads;
-    const read = new Promise<L2Read | undefined>((resolve) => {
-      const fail = (error: CacheError) => {
-        if (shared) reads.settle(key, read);
-        this.stats.l2Errors++;
-        breaker?.failure();
-        this.report(error, 'l2.read', key);
-        resolve(undefined);
-      };
-      const deadline = (this.readDeadlines ??= new DeadlineQueue(this.l2Timeout)).add(() => {
-        this.stats.l2Timeouts++;
-        fail(new CacheTimeoutError('l2.read', this.l2Timeout, key));
-      });
-      op.then(
-        (value) => {
-          if (!deadline.settle()) return;
-          if (shared) reads.settle(key, read);
-          breaker?.success();
-          resolve(value);
-        },
-        (err: unknown) => {
-          if (deadline.settle()) fail(new CacheStoreError('l2.read', key, err));
-        },
-      );
-    });
-    if (shared) reads.set(key, read);
-    return read;
+    let settled = false;
+    const done = <R>(r: R): R => {
+      settled = true;
+      if (p !== undefined) reads.settle(key, p);
+      return r;
+    };
+    p = this.limited<L2Read, L2Read | undefined>('l2.read', key, read, this.l2Timeout, done, () =>
+      done(undefined),
+    );
+    // Settled already (an open circuit): nothing to share.
+    if (!settled) reads.set(key, p);
+    return p;
   }
 
   /**
@@ -596,6 +590,11 @@ export class CacheStack {
 }
 
 /** What a skipped L2 operation reports: the circuit is open. */
+const asSuccess = <T>(value: T): Attempt<T> => ({ ok: true, value });
+const asFailure = <T>(error: CacheError): Attempt<T> => ({ ok: false, error });
+const identity = <T>(value: T): T => value;
+const nothing = (): undefined => undefined;
+
 const CIRCUIT_OPEN = new CacheStoreError('circuit', undefined, new Error('the L2 circuit breaker is open'));
 
 /** The outcome of one load, shared by every caller that waited on it. */

@@ -11,16 +11,26 @@
 export class Deadline {
   /** Finished, in time or not. */
   done = false;
+  /** A timer of its own (`Deadline.timed`); queued deadlines share their queue's. */
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly at: number,
     private readonly onExpire: () => void,
   ) {}
 
+  /** A deadline with a timer of its own, for a duration no queue serves. */
+  static timed(ms: number, onExpire: () => void): Deadline {
+    const d = new Deadline(Date.now() + ms, onExpire);
+    d.timer = setTimeout(() => d.expire(), ms);
+    return d;
+  }
+
   /** Marks the operation finished; returns false when it had already expired. */
   settle(): boolean {
     if (this.done) return false;
     this.done = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
     return true;
   }
 
