@@ -1,4 +1,4 @@
-import { DeadlineQueue } from '../../src/engine/deadlines';
+import { Deadline, DeadlineQueue } from '../../src/engine/deadlines';
 
 describe('DeadlineQueue', () => {
   beforeEach(() => jest.useFakeTimers({ now: 1_000_000 }));
@@ -72,5 +72,21 @@ describe('DeadlineQueue', () => {
     jest.advanceTimersByTime(100);
     expect(onExpire).not.toHaveBeenCalled();
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  test('a deadline with a timer of its own expires on time, or clears its timer when settled', () => {
+    const late = jest.fn();
+    Deadline.timed(30, late);
+    jest.advanceTimersByTime(29);
+    expect(late).not.toHaveBeenCalled();
+    jest.advanceTimersByTime(1);
+    expect(late).toHaveBeenCalledTimes(1);
+
+    const onTime = jest.fn();
+    const d = Deadline.timed(30, onTime);
+    expect(d.settle()).toBe(true);
+    expect(jest.getTimerCount()).toBe(0);
+    jest.advanceTimersByTime(100);
+    expect(onTime).not.toHaveBeenCalled();
   });
 });
