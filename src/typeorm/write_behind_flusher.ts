@@ -6,6 +6,7 @@ import type { WriteBehindOptions } from '../write_behind/write_behind_options';
 import type { FailureKind, RowWrite, WriteTarget } from '../write_behind/write_target';
 import type { WriteOp } from '../write_behind/write_queue';
 import { rowEntryOptions, type RowEntryOptions } from './entity_cache';
+import { fastUpsertDialect, upsertStatement } from './upsert_statement';
 import { markWriteBehindFlush } from './write_behind_marker';
 import { setWriteBehind, writeBehindOf } from './write_behind_registry';
 
@@ -110,15 +111,28 @@ async function upsert(em: EntityManager, m: EntityMetadata, rows: ObjectLiteral[
     if (s === undefined) shapes.set(shape, (s = { cols, rows: [] }));
     s.rows.push(row);
   }
-  const upsertType = em.connection.driver.supportedUpsertTypes[0];
+  const driver = em.connection.driver;
+  const upsertType = driver.supportedUpsertTypes[0];
+  const dialect = fastUpsertDialect(m, driver);
   for (const { cols, rows: group } of shapes.values()) {
     const chunk = Math.max(1, Math.floor(MAX_PARAMS / (cols.length + pk.length)));
     for (let i = 0; i < group.length; i += chunk) {
+      const slice = group.slice(i, i + chunk);
+      if (dialect !== undefined) {
+        const { sql, params } = upsertStatement(dialect, driver, m, cols, slice);
+        await em.query(sql, params);
+        continue;
+      }
+      // The columns are named: left to itself, the builder omits an auto-increment primary key
+      // on PostgreSQL, and the row would be inserted anew instead of updated.
       const qb = em
         .createQueryBuilder()
         .insert()
-        .into(m.target)
-        .values(group.slice(i, i + chunk))
+        .into(
+          m.target,
+          [...pk, ...cols].map((c) => c.propertyPath),
+        )
+        .values(slice)
         .callListeners(false)
         .updateEntity(false);
       // MySQL's INSERT IGNORE would also turn a refused row (foreign key, NOT NULL) into a
