@@ -7,6 +7,7 @@ import { type Duration, parseDuration } from '../engine/duration';
 import { CacheConfigError, CacheStoreError } from '../errors';
 import type { CarriedWrite } from '../engine/carried_write';
 import type { Store } from '../stores/store';
+import { FramedScript, type FrameArg } from './framed_script';
 import { RedisStore } from './redis_store';
 import type {
   AppendedShown,
@@ -246,9 +247,10 @@ ack(KEYS[1], ARGV[1], 7 + nf)
 return retired
 `;
 
+const APPEND_SHOWN_SCRIPT = new FramedScript(APPEND_SHOWN);
+
 interface QueueCommands {
   cachekitWbAppend(n: number, ...args: string[]): Promise<string[]>;
-  cachekitWbAppendShown(n: number, ...args: (string | Buffer | number)[]): Promise<string[]>;
   cachekitWbClaim(n: number, ...args: (string | number)[]): Promise<number[]>;
   cachekitWbRelease(n: number, ...args: string[]): Promise<number>;
   cachekitWbConfirm(n: number, ...args: string[]): Promise<(number | string)[]>;
@@ -375,7 +377,6 @@ export class RedisStreamQueue implements WriteQueue {
     const c = this.client as unknown as Record<string, unknown>;
     if (typeof c.cachekitWbAppend !== 'function') {
       this.client.defineCommand('cachekitWbAppend', { lua: APPEND });
-      this.client.defineCommand('cachekitWbAppendShown', { lua: APPEND_SHOWN });
       this.client.defineCommand('cachekitWbClaim', { lua: CLAIM });
       this.client.defineCommand('cachekitWbRelease', { lua: RELEASE });
       this.client.defineCommand('cachekitWbConfirm', { lua: CONFIRM });
@@ -476,14 +477,18 @@ export class RedisStreamQueue implements WriteQueue {
   /** `appendMany` with each write's cache entry (see APPEND_SHOWN). */
   private async appendShownMany(items: readonly ShownAppend[]): Promise<AppendedShown[]> {
     await this.ready();
-    const keys: string[] = [this.streamKey, this.seqKey];
+    const keys: FrameArg[] = [this.streamKey, this.seqKey];
     // One TTL for every tag version: the cache's (a queue serves one cache).
-    const args: (string | Buffer | number)[] = [items[0].entry.versionTtlMs];
+    const args: FrameArg[] = [items[0].entry.versionTtlMs];
     for (const { write: w, entry: e } of items) {
-      keys.push(this.rec(w.key), e.key, e.seqKey, ...e.bumpKeys);
+      keys.push(this.rec(w.key), e.key, e.seqKey);
+      for (const b of e.bumpKeys) keys.push(b);
       args.push(w.entity, w.key, w.op, w.payload, e.tail, e.ttlMs, e.bumpKeys.length);
     }
-    const r = await this.cmd.cachekitWbAppendShown(keys.length, ...keys, ...args);
+    const n = keys.length;
+    for (const a of args) keys.push(a);
+    // Carried writes need one keyspace: never a Cluster here.
+    const r = (await APPEND_SHOWN_SCRIPT.call(this.client as Redis, n, keys)) as string[];
     await this.waitForReplicas();
     const out: AppendedShown[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) out[i] = { version: Number(r[2 * i]), seq: Number(r[2 * i + 1]) };
