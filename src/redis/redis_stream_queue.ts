@@ -248,6 +248,8 @@ return retired
 `;
 
 const APPEND_SHOWN_SCRIPT = new FramedScript(APPEND_SHOWN);
+const CLAIM_SCRIPT = new FramedScript(CLAIM);
+const COMPLETE_SCRIPT = new FramedScript(COMPLETE);
 
 interface QueueCommands {
   cachekitWbAppend(n: number, ...args: string[]): Promise<string[]>;
@@ -393,6 +395,22 @@ export class RedisStreamQueue implements WriteQueue {
 
   private lease(key: string): string {
     return `${this.base}:l:${key}`;
+  }
+
+  /**
+   * Runs one of the flusher's batch scripts (hundreds of arguments): as one pre-encoded frame
+   * on a single Redis (see framed_script.ts); on a Cluster, as ioredis' command, which routes
+   * it by its keys.
+   */
+  private script<T>(
+    framed: FramedScript,
+    name: keyof QueueCommands,
+    numKeys: number,
+    items: FrameArg[],
+  ): Promise<T> {
+    if ((this.client as { isCluster?: boolean }).isCluster)
+      return (this.cmd[name] as (...a: FrameArg[]) => Promise<T>)(numKeys, ...items);
+    return framed.call(this.client as Redis, numKeys, items) as Promise<T>;
   }
 
   /** Creates the consumer group (from the stream's start, so nothing appended earlier is skipped). */
@@ -560,14 +578,11 @@ export class RedisStreamQueue implements WriteQueue {
     const out: ClaimResult[] = [];
     for (let i = 0; i < rows.length; i += CLAIM_CHUNK) {
       const chunk = rows.slice(i, i + CLAIM_CHUNK);
-      const keys = chunk.flatMap((r) => [this.rec(r.key), this.lease(r.key)]);
-      const r = await this.cmd.cachekitWbClaim(
-        keys.length,
-        ...keys,
-        this.consumer,
-        this.leaseMs,
-        ...chunk.map((x) => String(x.version)),
-      );
+      const items: FrameArg[] = [];
+      for (const x of chunk) items.push(this.rec(x.key), this.lease(x.key));
+      items.push(this.consumer, this.leaseMs);
+      for (const x of chunk) items.push(String(x.version));
+      const r = await this.script<number[]>(CLAIM_SCRIPT, 'cachekitWbClaim', 2 * chunk.length, items);
       for (const v of r) out.push(v === 1 ? 'write' : v === 2 ? 'busy' : 'stale');
     }
     return out;
@@ -580,16 +595,16 @@ export class RedisStreamQueue implements WriteQueue {
 
   async complete(entryIds: readonly string[], written: readonly RowVersion[]): Promise<Completion[]> {
     if (entryIds.length === 0 && written.length === 0) return [];
-    const keys = [this.streamKey, ...written.flatMap((r) => [this.rec(r.key), this.lease(r.key)])];
-    const r = await this.cmd.cachekitWbComplete(
-      keys.length,
-      ...keys,
-      this.group,
-      this.consumer,
-      FLUSHED_MARKER_MS,
-      written.length,
-      ...written.map((x) => String(x.version)),
-      ...entryIds,
+    const items: FrameArg[] = [this.streamKey];
+    for (const x of written) items.push(this.rec(x.key), this.lease(x.key));
+    items.push(this.group, this.consumer, FLUSHED_MARKER_MS, written.length);
+    for (const x of written) items.push(String(x.version));
+    for (const id of entryIds) items.push(id);
+    const r = await this.script<number[]>(
+      COMPLETE_SCRIPT,
+      'cachekitWbComplete',
+      1 + 2 * written.length,
+      items,
     );
     return r.map((v) => (v === 2 ? 'shown' : v === 1 ? 'retired' : 'newer'));
   }
