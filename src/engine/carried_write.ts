@@ -1,3 +1,4 @@
+import type { Bus } from '../stores/bus';
 import type { Store } from '../stores/store';
 import type { CacheStack } from './cache_stack';
 import type { ResolvedEntry } from './options';
@@ -14,10 +15,28 @@ import { draftBytes, draftEntry, type EntryKeys, fillDraft, type Scope } from '.
 /** The length of `ck2 US 0`, the head of an entry stamped with sequence 0 (see entry.ts). */
 const SEQ0_HEAD = 5;
 
+/**
+ * Builds the L1-bus message of several carried writes of one cache, for a carrier that can
+ * publish it in the same step as it stores them: other instances then learn of the writes
+ * without a PUBLISH of this process's own.
+ */
+export interface Announcer {
+  /** The cache's bus: a carrier publishes only on the Redis server this bus publishes on. */
+  readonly bus: Bus;
+  /** The bus channel. */
+  readonly channel: string;
+  /** The message's text before and after its sequence number (the carrier knows the number). */
+  split(writes: readonly CarriedWrite[]): readonly [string, string];
+}
+
 /** A cache entry whose L2 write is carried by another store's script (the write-behind append). */
 export interface CarriedWrite {
   /** The entry's L2 key. */
   readonly key: string;
+  /** The entry's L1 key: other instances drop their copy of it. */
+  readonly l1Key: string;
+  /** The cache's L1 bus, when it has one (see `Announcer`). */
+  readonly announcer: Announcer | undefined;
   /** The cache's invalidation sequence key: the carrier stamps the entry with its value. */
   readonly seqKey: string;
   /** The entry's bytes after `ck2 US <seq>`; the carrier stores `ck2 US <seq>` followed by these. */
@@ -31,8 +50,11 @@ export interface CarriedWrite {
   readonly bumpKeys: readonly string[];
   /** Lifetime of those tag versions, in ms. */
   readonly versionTtlMs: number;
-  /** After the carrier stored the entry stamped with `seq`: fills L1, counts, tells other instances. */
-  done(seq: number): void;
+  /**
+   * After the carrier stored the entry stamped with `seq`: fills L1, counts, and tells other
+   * instances, unless the carrier published the bus message itself (`announced`).
+   */
+  done(seq: number, announced: boolean): void;
 }
 
 /**
@@ -60,12 +82,14 @@ export function carriedWrite(
   const bumpKeys = bump.map((t) => scope.tagPrefix + t);
   return {
     key: keys.full,
+    l1Key: keys.l1,
+    announcer: stack.sync?.announcer,
     seqKey: stack.seqKey,
     tail: bytes.subarray(SEQ0_HEAD),
     ttlMs: Math.max(1, Math.ceil(d.life)),
     bumpKeys,
     versionTtlMs: Math.ceil(stack.tagVersionTtl),
-    done(seq: number) {
+    done(seq: number, announced: boolean) {
       // As after an invalidation: this process's L1 drops what depends on the row at once.
       stack.stats.invalidations += bumpKeys.length;
       for (const k of bumpKeys) stack.mirror.note(k, seq);
@@ -73,7 +97,7 @@ export function carriedWrite(
       fillDraft(stack, keys.l1, d, seq);
       stack.events.emit('set', { key: keys.full, ttlMs: d.ttl });
       // Other instances learn both: the bumped tags, and that their L1 copy of the row is old.
-      stack.sync?.publishWrite(bumpKeys, seq, keys.l1);
+      if (!announced) stack.sync?.publishWrite(bumpKeys, seq, keys.l1);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../stores/bus';
 import type { CacheStack } from './cache_stack';
+import type { Announcer, CarriedWrite } from './carried_write';
 
 /**
  * Keeps this process's L1 in step with other instances over a bus: tag bumps move the local tag
@@ -21,6 +22,11 @@ export class L1Sync {
   private pendingBumps: Map<number, string[]> | undefined;
   /** How this instance's own messages start, to skip them without parsing. */
   private readonly ownPrefix: string;
+  /**
+   * The message of carried writes (write-behind saves), for the carrier to publish with them:
+   * the same message `publishWrite` would send for them, in one piece per batch.
+   */
+  readonly announcer: Announcer;
 
   constructor(
     private readonly stack: CacheStack,
@@ -28,6 +34,21 @@ export class L1Sync {
   ) {
     this.channel = `${stack.prefix}:__:bus`;
     this.ownPrefix = JSON.stringify({ i: this.instance }).slice(0, -1);
+    const head = `${this.ownPrefix},"v":`;
+    this.announcer = {
+      bus,
+      channel: this.channel,
+      split: (writes: readonly CarriedWrite[]) => {
+        const t: string[] = [];
+        const d: string[] = [];
+        for (const w of writes) {
+          for (const k of w.bumpKeys) t.push(k);
+          d.push(w.l1Key);
+        }
+        stack.stats.busPublished++;
+        return [head, `,"t":${JSON.stringify(t)},"d":${JSON.stringify(d)},"at":${Date.now()}}`] as const;
+      },
+    };
   }
 
   /** Subscribes; L1 is used once the subscription is live. */

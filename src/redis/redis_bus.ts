@@ -16,7 +16,8 @@ export class RedisBus implements Bus {
   private closed = false;
 
   constructor(
-    private readonly client: Redis | Cluster,
+    /** The client messages are published on. */
+    readonly client: Redis | Cluster,
     /** Publishes of one tick go out together (shared with the store's writes when given). */
     private readonly writes: TickPipeline = new TickPipeline(client),
   ) {}

@@ -8,6 +8,7 @@ import { CacheConfigError, CacheStoreError } from '../errors';
 import type { CarriedWrite } from '../engine/carried_write';
 import type { Store } from '../stores/store';
 import { FramedScript, type FrameArg } from './framed_script';
+import { RedisBus } from './redis_bus';
 import { RedisStore } from './redis_store';
 import type {
   AppendedShown,
@@ -93,16 +94,18 @@ return out
  * APPEND, and the cache side of each write in the same step (the cache's L2 is this Redis).
  * KEYS[1] stream, KEYS[2] version counter, then per write: its record, its cache entry, the
  * cache's invalidation sequence and the tag-version keys the write moves; ARGV[1] the tag
- * versions' TTL in ms, then per write: entity, key, op, payload, the entry's bytes after its
- * sequence field, the entry's TTL in ms, the number of tag keys. Each sequence is incremented
- * once per call; the tags are set to it and the entries stamped with it. So whatever loaded the
- * row before this step is stale (its capture is older than the tags), while the new entry is
- * current; and the record is written as shown (S/R), since the entry holds this very write.
- * Returns version and sequence of each write, in order.
+ * versions' TTL in ms, ARGV[2..4] the L1-bus channel ('' for none) and its message's text
+ * before and after the sequence number, then per write: entity, key, op, payload, the entry's
+ * bytes after its sequence field, the entry's TTL in ms, the number of tag keys. Each sequence
+ * is incremented once per call; the tags are set to it and the entries stamped with it. So
+ * whatever loaded the row before this step is stale (its capture is older than the tags), while
+ * the new entry is current; and the record is written as shown (S/R), since the entry holds
+ * this very write. The bus message (all writes share the first one's sequence then) goes out
+ * last, once every entry is stored. Returns version and sequence of each write, in order.
  */
 const APPEND_SHOWN = `
 local first = redis.call('INCRBY', KEYS[2], 0)
-local seqs, out, k, a, n = {}, {}, 3, 2, 0
+local seqs, out, k, a, n = {}, {}, 3, 5, 0
 while k <= #KEYS do
   n = n + 1
   local v = string.format('%d', first + n)
@@ -123,6 +126,7 @@ while k <= #KEYS do
   a = a + 7
 end
 redis.call('INCRBY', KEYS[2], n)
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. seqs[KEYS[5]] .. ARGV[4]) end
 return out
 `;
 
@@ -287,19 +291,22 @@ interface ShownAppend {
  * slots there.
  */
 function sameKeyspace(a: Redis | Cluster, b: Redis | Cluster): boolean {
+  if (!sameServer(a, b)) return false;
+  if (a === b) return true;
+  const x = (a as Redis).options;
+  const y = (b as Redis).options;
+  // ioredis prepends `keyPrefix` to every key: with different ones the entry would land elsewhere.
+  return (x.db ?? 0) === (y.db ?? 0) && (x.keyPrefix ?? '') === (y.keyPrefix ?? '');
+}
+
+/** Whether two single-Redis clients reach the same server (pub/sub channels are server-wide). */
+function sameServer(a: Redis | Cluster, b: Redis | Cluster): boolean {
   if ((a as { isCluster?: boolean }).isCluster || (b as { isCluster?: boolean }).isCluster) return false;
   if (a === b) return true;
   const x = (a as Redis).options;
   const y = (b as Redis).options;
   if (x.sentinels || y.sentinels) return false;
-  // ioredis prepends `keyPrefix` to every key: with different ones the entry would land elsewhere.
-  return (
-    x.host === y.host &&
-    x.port === y.port &&
-    x.path === y.path &&
-    (x.db ?? 0) === (y.db ?? 0) &&
-    (x.keyPrefix ?? '') === (y.keyPrefix ?? '')
-  );
+  return x.host === y.host && x.port === y.port && x.path === y.path;
 }
 
 /**
@@ -496,8 +503,17 @@ export class RedisStreamQueue implements WriteQueue {
   private async appendShownMany(items: readonly ShownAppend[]): Promise<AppendedShown[]> {
     await this.ready();
     const keys: FrameArg[] = [this.streamKey, this.seqKey];
+    // The bus message rides along when every write is of one cache whose bus is on this server.
+    const first = items[0].entry;
+    const ann = first.announcer;
+    const announce =
+      ann !== undefined &&
+      ann.bus instanceof RedisBus &&
+      sameServer(ann.bus.client, this.client) &&
+      items.every((i) => i.entry.announcer === ann && i.entry.seqKey === first.seqKey);
+    const [head, tail] = announce ? ann.split(items.map((i) => i.entry)) : ['', ''];
     // One TTL for every tag version: the cache's (a queue serves one cache).
-    const args: FrameArg[] = [items[0].entry.versionTtlMs];
+    const args: FrameArg[] = [first.versionTtlMs, announce ? ann.channel : '', head, tail];
     for (const { write: w, entry: e } of items) {
       keys.push(this.rec(w.key), e.key, e.seqKey);
       for (const b of e.bumpKeys) keys.push(b);
@@ -509,7 +525,8 @@ export class RedisStreamQueue implements WriteQueue {
     const r = (await APPEND_SHOWN_SCRIPT.call(this.client as Redis, n, keys)) as string[];
     await this.waitForReplicas();
     const out: AppendedShown[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) out[i] = { version: Number(r[2 * i]), seq: Number(r[2 * i + 1]) };
+    for (let i = 0; i < items.length; i++)
+      out[i] = { version: Number(r[2 * i]), seq: Number(r[2 * i + 1]), announced: announce };
     return out;
   }
 

@@ -104,9 +104,9 @@ export class WriteBehind {
       if (queue.appendShown !== undefined) {
         const carried = this.sync.carry(row, (store) => queue.carries?.(store) ?? false);
         if (carried !== undefined) {
-          const { seq } = await queue.appendShown(write, carried);
+          const { seq, announced } = await queue.appendShown(write, carried);
           this.counters.enqueued++;
-          carried.done(seq);
+          carried.done(seq, announced);
           return;
         }
       }

@@ -101,6 +101,8 @@ export interface AppendedShown {
   readonly version: number;
   /** The cache invalidation sequence its entry was stamped with. */
   readonly seq: number;
+  /** Whether the append also published the write's L1-bus message (see `CarriedWrite.announcer`). */
+  readonly announced: boolean;
 }
 
 /** The queue contract the write-behind engine relies on. */

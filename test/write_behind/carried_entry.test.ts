@@ -59,6 +59,17 @@ describe('write-behind: the append carries the cache entry (PostgreSQL, Redis)',
     });
     return cache;
   };
+  /** Collects the messages published on `channel` from now on. */
+  const listen = async (channel: string) => {
+    const sub = new Redis(REDIS_URL);
+    closers.push(() => sub.quit());
+    const got: string[] = [];
+    sub.on('message', (ch: string, payload: string) => {
+      if (ch === channel) got.push(payload);
+    });
+    await sub.subscribe(channel);
+    return got;
+  };
   /** The queue's record of a row: `<version>|<op>|<payload>`, the op upper-cased once shown. */
   const record = (wb: WriteBehind, id: number) =>
     admin.get(`${(wb.queue as RedisStreamQueue).streamKey}:r:${KEY(id)}`);
@@ -87,7 +98,8 @@ describe('write-behind: the append carries the cache entry (PostgreSQL, Redis)',
     await items.save({ id: 1, name: 'lamp', rev: 1 });
     // The flusher's own reads may interleave; the save itself sends one script and nothing else.
     expect(seen.names.filter((n) => n === 'evalsha')).toHaveLength(1);
-    for (const n of ['set', 'get', 'mget', 'getrange']) expect(seen.names).not.toContain(n);
+    // The bus message to other instances goes out from the script too: no PUBLISH of its own.
+    for (const n of ['set', 'get', 'mget', 'getrange', 'publish']) expect(seen.names).not.toContain(n);
     // The entry is there, stamped with the cache's current sequence, and readable by anyone.
     const raw = await admin.getBuffer(`${prefix}:_:${KEY(1)}`);
     expect(raw?.subarray(0, 4).toString('latin1')).toBe('ck2\x1f');
@@ -128,13 +140,26 @@ describe('write-behind: the append carries the cache entry (PostgreSQL, Redis)',
     expect(await db.ds.getRepository(WbCarryItem).findOneBy({ id: 3 })).toBeNull();
   });
 
-  test("another instance's L1 copy of the row is dropped by the save", async () => {
+  test("another instance's L1 copy of the row, and what depends on the row, are dropped by the save", async () => {
     start(db.redis!);
     await items.save({ id: 4, name: 'old', rev: 1 });
     const other = instance(true);
     expect(await other.get(KEY(4))).toMatchObject({ name: 'old' }); // now in its L1
+    // Something of the other instance's that read the row, in its L1 under the row's tag.
+    await other.set('summary-of-4', 'old', { tags: ['row:WbCarryItem:4'] });
+    expect(await other.getEntry('summary-of-4')).toEqual({ value: 'old', layer: 'l1' });
+    const published = countCommands(db.redis!);
+    const messages = await listen(`${prefix}:__:bus`);
     await items.save({ id: 4, name: 'new', rev: 2 });
     expect(await until(async () => (await other.get<WbCarryItem>(KEY(4)))?.name === 'new')).toBe(true);
+    expect(await other.get('summary-of-4')).toBeUndefined();
+    // One message, sent by the append script: the row's L1 key to drop, its tags at the new sequence.
+    expect(published.names).not.toContain('publish');
+    expect(await until(async () => messages.length === 1)).toBe(true);
+    const m = JSON.parse(messages[0]);
+    expect(m).toMatchObject({ d: [expect.stringContaining(KEY(4))], v: expect.any(Number) });
+    expect(m.t).toEqual(expect.arrayContaining([expect.stringContaining('row:WbCarryItem:4')]));
+    expect(m.v).toBe(Number(await admin.get(`${prefix}:__:seq`)));
   });
 
   test('this instance reads its own save from L1, without a round trip', async () => {
