@@ -2,6 +2,7 @@ import type { Bus } from '../stores/bus';
 import type { Store } from '../stores/store';
 import type { CacheStack } from './cache_stack';
 import type { ResolvedEntry } from './options';
+import { jsonSerializer } from './serializer';
 import { draftBytes, draftEntry, type EntryKeys, fillDraft, type Scope } from './two_tier_handler';
 
 /*
@@ -35,6 +36,11 @@ export interface CarriedWrite {
   readonly key: string;
   /** The entry's L1 key: other instances drop their copy of it. */
   readonly l1Key: string;
+  /**
+   * The value's tagged JSON (`jsonSerializer`), when that is what the cache serialized it with:
+   * the write-behind queue stores the same text, and need not encode the row a second time.
+   */
+  readonly json: Buffer | undefined;
   /** The cache's L1 bus, when it has one (see `Announcer`). */
   readonly announcer: Announcer | undefined;
   /** The cache's invalidation sequence key: the carrier stamps the entry with its value. */
@@ -83,6 +89,10 @@ export function carriedWrite(
   return {
     key: keys.full,
     l1Key: keys.l1,
+    json:
+      stack.codecOf(value) === jsonSerializer.name && stack.serializer === jsonSerializer
+        ? d.payload
+        : undefined,
     announcer: stack.sync?.announcer,
     seqKey: stack.seqKey,
     tail: bytes.subarray(SEQ0_HEAD),

@@ -97,19 +97,22 @@ export class WriteBehind {
       return Promise.reject(new CacheWriteError(req.entity, 'write-behind is closed'));
     return this.serial.run(req.key, async () => {
       const value = typeof req.value === 'function' ? await (req.value as () => unknown)() : req.value;
-      const payload = encodeRow(value);
-      const write = { entity: req.entity, key: req.key, op: req.op, payload };
       const row = { entity: req.entity, key: req.key, op: req.op, value };
       const queue = this.queue;
       if (queue.appendShown !== undefined) {
         const carried = this.sync.carry(row, (store) => queue.carries?.(store) ?? false);
         if (carried !== undefined) {
+          // A saved state was just encoded for its entry, in the queue's format: reused.
+          const json = req.op === 'save' ? carried.json : undefined;
+          const payload = json !== undefined ? json.toString('utf8') : encodeRow(value);
+          const write = { entity: req.entity, key: req.key, op: req.op, payload };
           const { seq, announced } = await queue.appendShown(write, carried);
           this.counters.enqueued++;
           carried.done(seq, announced);
           return;
         }
       }
+      const write = { entity: req.entity, key: req.key, op: req.op, payload: encodeRow(value) };
       const version = await queue.append(write);
       this.counters.enqueued++;
       // Durable from here: a failed cache step only costs read-your-writes until the flush,
