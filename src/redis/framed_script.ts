@@ -13,28 +13,33 @@ import { Command, type Redis } from 'ioredis';
 /** One argument of a framed call. */
 export type FrameArg = string | Buffer | number;
 
+/** `$<n>\r\n` for the lengths most arguments have, made once. */
+const HEADERS = Array.from({ length: 1024 }, (_, n) => `$${n}\r\n`);
+const header = (n: number) => (n < 1024 ? HEADERS[n] : `$${n}\r\n`);
+
 /** `*<n>` then `$<len>` + bytes per item: a Redis command in RESP, as one buffer. */
 export function respFrame(items: readonly FrameArg[]): Buffer {
-  // Runs of strings are joined into one JS string and written with one call; the size is
-  // counted on the way (headers are ASCII), so each string's bytes are measured once.
-  let head = `*${items.length}\r\n`;
-  let size = head.length;
+  // Runs of strings are joined into one flat string (one allocation, no concatenation tree)
+  // and written with one call; the size is counted on the way, so each string is measured once.
+  let run: string[] = [`*${items.length}\r\n`];
+  let size = run[0].length;
   const parts: (string | Buffer)[] = [];
   for (const item of items) {
     if (Buffer.isBuffer(item)) {
-      const h = `$${item.length}\r\n`;
-      parts.push(head + h, item);
+      const h = header(item.length);
+      run.push(h);
+      parts.push(run.join(''), item);
       size += h.length + item.length + 2;
-      head = '\r\n';
+      run = ['\r\n'];
     } else {
       const s = typeof item === 'string' ? item : String(item);
       const n = Buffer.byteLength(s);
-      const h = `$${n}\r\n`;
-      head += h + s + '\r\n';
+      const h = header(n);
+      run.push(h, s, '\r\n');
       size += h.length + n + 2;
     }
   }
-  parts.push(head);
+  parts.push(run.join(''));
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const p of parts) at += typeof p === 'string' ? out.write(p, at) : p.copy(out, at);
