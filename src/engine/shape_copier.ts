@@ -34,6 +34,18 @@ interface Walk {
   nodes: number;
 }
 
+/**
+ * The copier of an L1 entry filled by a load or a write, until its first hit: it works out the
+ * real copier then and keeps it on the entry (called as `entry.copy(entry.value)`). Working out
+ * a copier walks the whole value, and an entry replaced before anyone reads it (a row saved
+ * again and again, write-behind's common case) need never pay for that.
+ */
+export function copyOnFirstHit(this: { copy: Copier }, value: unknown): unknown {
+  const c = copierFor(value);
+  this.copy = c;
+  return c(value);
+}
+
 /** Returns a copier for `value`: compiled for its shape when possible, generic otherwise. */
 export function copierFor(value: unknown): Copier {
   if (typeof value !== 'object' || value === null) return identity;

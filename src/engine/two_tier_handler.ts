@@ -11,7 +11,7 @@ import { runInLoadScope } from './load_scope';
 import type { CaptureView } from './load_context';
 import { listenerEntryTags } from './domain_events';
 import type { CallOptions, ResolvedEntry } from './options';
-import { type Copier, copierFor } from './shape_copier';
+import { type Copier, copierFor, copyOnFirstHit } from './shape_copier';
 import { freezeDates } from './readonly_date';
 import type { NamespaceCounters } from './stats';
 import { computeTtl } from './ttl';
@@ -572,7 +572,7 @@ export function fillDraft(stack: CacheStack, l1Key: string, d: EntryDraft, seq: 
     const stored = d.stored === d.value && !stack.shared ? cloneValue(d.value) : d.stored;
     if (stack.readonlyDates) freezeDates(stored);
     const now = Date.now();
-    const copy = stack.shared ? shareValue : copierFor(stored);
+    const copy = stack.shared ? shareValue : copyOnFirstHit;
     l1.set(
       l1Key,
       {

@@ -1,5 +1,6 @@
 import { cloneValue } from '../../src/engine/clone';
-import { copierFor } from '../../src/engine/shape_copier';
+import { copierFor, copyOnFirstHit } from '../../src/engine/shape_copier';
+import { Cache } from '../../src';
 
 class Product {
   id = 0;
@@ -103,5 +104,43 @@ describe('shape copier', () => {
 
   test('primitives are returned as they are', () => {
     for (const v of [1, 'x', null, undefined, true, 10n]) expect(copierFor(v)(v)).toBe(v);
+  });
+});
+
+describe('an L1 entry works out its copier at its first hit', () => {
+  /** The L1 entry of `key` (internal: the copier is not visible through the API). */
+  const entryOf = (cache: Cache, key: string) =>
+    (cache as unknown as { stack: { l1: { peek(k: string): { copy: unknown } | undefined } } }).stack.l1.peek(
+      key,
+    );
+
+  test('a set stores the lazy copier; the first get compiles it, keeps it and still hands out copies', async () => {
+    const cache = new Cache();
+    const row = { id: 1, name: 'lamp', tags: ['a', 'b'], at: new Date(0) };
+    await cache.set('row', row);
+    expect(entryOf(cache, 'row')!.copy).toBe(copyOnFirstHit);
+    const first = await cache.get<typeof row>('row');
+    const compiled = entryOf(cache, 'row')!.copy;
+    expect(compiled).not.toBe(copyOnFirstHit);
+    // The one compiled for the stored value's shape (its Date is the read-only kind).
+    expect(compiled).toBe(copierFor((entryOf(cache, 'row') as unknown as { value: unknown }).value));
+    expect(first).toEqual(row);
+    expect(first).not.toBe(row);
+    first!.tags.push('mutated');
+    const second = await cache.get<typeof row>('row');
+    expect(second).toEqual(row);
+    expect(second).not.toBe(first);
+    expect(entryOf(cache, 'row')!.copy).toBe(compiled);
+    await cache.close();
+  });
+
+  test('an entry replaced before any hit never compiles a copier for its shape', async () => {
+    const cache = new Cache();
+    // A shape no other test uses: had a copier been compiled, copierFor would return that one.
+    const odd = { zzUnseenShape1: 1, zzUnseenShape2: { deep: [{ x: 1 }] } };
+    await cache.set('k', odd);
+    await cache.set('k', { other: true });
+    expect(entryOf(cache, 'k')!.copy).toBe(copyOnFirstHit);
+    await cache.close();
   });
 });
