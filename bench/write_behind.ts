@@ -147,22 +147,27 @@ async function startWorker(env: Record<string, string>): Promise<{ stop(): Promi
   };
 }
 
+/** What every write-behind round runs against. */
+interface RoundSetup {
+  ds: DataSource;
+  cache: Cache;
+  ck: CachekitTypeOrm;
+  client: Redis;
+  redisUrl: string;
+  perWriter: Update[][];
+}
+
 /**
- * One round of write-behind saves: throughput up to the last acknowledgment and up to the end of
- * the flush, and each update's lag (see the file's comment). `worker`: the flusher runs in a
- * second process and this one only saves.
+ * One round of write-behind saves on queue `name`: throughput up to the last acknowledgment and
+ * up to the end of the flush. `worker`: the flusher runs in a second process and this one only
+ * saves. `stampLag`: each update's lag is measured too (see the file's comment).
  */
 async function writeBehindRound(
-  ds: DataSource,
-  cache: Cache,
-  ck: CachekitTypeOrm,
-  client: Redis,
-  redisUrl: string,
-  perWriter: Update[][],
+  setup: RoundSetup,
   name: string,
-  worker: boolean,
-  stampLag: boolean,
+  { worker, stampLag }: { worker: boolean; stampLag: boolean },
 ): Promise<ArmRound> {
+  const { ds, cache, ck, client, redisUrl, perWriter } = setup;
   const repo: Repository<BenchRow> = ds.getRepository(WbBenchRow);
   await resetRows(ds);
   if (stampLag) {
@@ -260,6 +265,7 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
   await plain.initialize();
   const plainRepo = plain.getRepository(WbBenchRow);
   const perWriter = plan();
+  const setup: RoundSetup = { ds, cache, ck, client, redisUrl: redis.url, perWriter };
   const save: number[] = [];
   const upsert: number[] = [];
   const inProcess: ArmRound[] = [];
@@ -272,17 +278,13 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
       await resetRows(ds);
       upsert.push((UPDATES / (await drive(perWriter, (u) => plainRepo.upsert(row(u), ['id']))).ms) * 1000);
       const base = `wbbench-${process.pid}-${round}`;
-      inProcess.push(await writeBehindRound(ds, cache, ck, client, redis.url, perWriter, base, false, false));
-      inWorker.push(
-        await writeBehindRound(ds, cache, ck, client, redis.url, perWriter, `${base}w`, true, false),
-      );
+      inProcess.push(await writeBehindRound(setup, base, { worker: false, stampLag: false }));
+      inWorker.push(await writeBehindRound(setup, `${base}w`, { worker: true, stampLag: false }));
     }
     // The lag, in rounds of their own (see writeBehindRound).
     const base = `wbbench-${process.pid}-lag`;
-    lagRounds.push(await writeBehindRound(ds, cache, ck, client, redis.url, perWriter, base, false, true));
-    lagRounds.push(
-      await writeBehindRound(ds, cache, ck, client, redis.url, perWriter, `${base}w`, true, true),
-    );
+    lagRounds.push(await writeBehindRound(setup, base, { worker: false, stampLag: true }));
+    lagRounds.push(await writeBehindRound(setup, `${base}w`, { worker: true, stampLag: true }));
   } finally {
     await ds.query(`DROP TABLE IF EXISTS "${TABLE}_applied"`).catch(() => {});
     await ds.query(`DROP FUNCTION IF EXISTS "${TABLE}_stamp"() CASCADE`).catch(() => {});

@@ -589,12 +589,13 @@ export class CacheStack {
   }
 }
 
-/** What a skipped L2 operation reports: the circuit is open. */
+/* How `attempt` and `guard` shape the outcome of `limited`: made once, not per call. */
 const asSuccess = <T>(value: T): Attempt<T> => ({ ok: true, value });
 const asFailure = <T>(error: CacheError): Attempt<T> => ({ ok: false, error });
 const identity = <T>(value: T): T => value;
 const nothing = (): undefined => undefined;
 
+/** What a skipped L2 operation reports: the circuit is open. */
 const CIRCUIT_OPEN = new CacheStoreError('circuit', undefined, new Error('the L2 circuit breaker is open'));
 
 /** The outcome of one load, shared by every caller that waited on it. */

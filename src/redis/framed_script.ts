@@ -58,7 +58,7 @@ export class FramedScript {
   /**
    * Runs the script on `client` (a single Redis, not a Cluster) with `numKeys` keys first in
    * `args`; resolves to the reply, strings as UTF-8. The client's `keyPrefix` is applied to the
-   * keys, as ioredis would.
+   * keys, as ioredis would, in `args` itself: callers hand over a list built for the call.
    */
   async call(client: Redis, numKeys: number, args: FrameArg[]): Promise<unknown> {
     const prefix = client.options.keyPrefix;
