@@ -124,14 +124,17 @@ describe('RedisStreamQueue row leases', () => {
     for (let i = 0; i < 1200; i++) rows.push({ key: `k${i}`, version: await save(a, `k${i}`, i) });
     const claims = await a.claim(rows);
     expect(claims.filter((c) => c === 'write')).toHaveLength(1200);
+    const b = new RedisStreamQueue({ client: admin, name: names[names.length - 1], consumer: 'b' });
+    queues.push(b);
+    // Leases on both sides of the completion's thousand-key slices are a's.
+    expect(await b.claim([rows[7], rows[1100]])).toEqual(['busy', 'busy']);
     const done = await a.complete([], rows);
     expect(done.filter((c) => c === 'retired')).toHaveLength(1200);
     // Every lease was dropped with the completion: another consumer takes newer writes at once.
-    const { b } = {
-      b: new RedisStreamQueue({ client: admin, name: names[names.length - 1], consumer: 'b' }),
-    };
-    queues.push(b);
-    const next = { key: 'k7', version: await save(a, 'k7', 7) };
-    expect(await b.claim([next])).toEqual(['write']);
+    const next = [
+      { key: 'k7', version: await save(a, 'k7', 7) },
+      { key: 'k1100', version: await save(a, 'k1100', 1100) },
+    ];
+    expect(await b.claim(next)).toEqual(['write', 'write']);
   });
 });
