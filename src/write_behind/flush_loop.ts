@@ -33,6 +33,8 @@ const IDLE_WAIT_MS = 250;
 const RECLAIM_EVERY_MS = 1000;
 const KEEPALIVE_EVERY_MS = 1000;
 const DEPTH_EVERY_MS = 250;
+/** Least time between two reads while a batch fills (see `step`). */
+const READ_GAP_MS = 5;
 /** Retry delay for a row another consumer is writing. */
 const BUSY_DELAY_MS = 20;
 
@@ -57,6 +59,10 @@ export class FlushLoop {
   private lastDepth = 0;
   private progressWaiters: (() => void)[] = [];
   private compacting = false;
+  /** Whether some held row may have a due time of its own (see `nextDue`). */
+  private deferred = false;
+  /** When the last read returned. */
+  private lastRead = 0;
   private lastCompact = 0;
 
   constructor(
@@ -131,7 +137,16 @@ export class FlushLoop {
   private async step(): Promise<void> {
     const now = Date.now();
     await this.housekeeping(now);
-    const ready = now >= this.pausedUntil ? this.eligible(now) : [];
+    // Most steps only take in a few entries: the held rows are walked only when a batch may be due.
+    const first = this.oldestHeld();
+    const mayFlush =
+      first !== undefined &&
+      now >= this.pausedUntil &&
+      (this.rows.size >= this.options.batchSize ||
+        this.urgent > 0 ||
+        first.heldAt + this.options.maxDelayMs <= now ||
+        this.heldEntries >= this.options.batchSize * 4);
+    const ready = mayFlush ? this.eligible(now) : [];
     const readyEntries = ready.reduce((n, r) => n + r.entries.length, 0);
     const oldest = ready.reduce((t, r) => Math.min(t, r.heldAt), Infinity);
     if (
@@ -146,7 +161,11 @@ export class FlushLoop {
     }
     // Wait for more writes, or for the batch deadline, or for a retry to come due.
     let wait = this.rows.size > 0 ? HELD_SLICE_MS : IDLE_WAIT_MS;
-    if (ready.length > 0) wait = Math.min(wait, oldest + this.options.maxDelayMs - now);
+    // Rows are held in the order they came: unless the walk above was made, the first one's
+    // deadline is the earliest.
+    const from = mayFlush ? (ready.length > 0 ? oldest : undefined) : first?.heldAt;
+    if (from !== undefined && now >= this.pausedUntil)
+      wait = Math.min(wait, Math.max(1, from + this.options.maxDelayMs - now));
     const next = this.nextDue(now);
     if (next !== undefined) wait = Math.min(wait, next - now);
     // Memory stays bounded while the database is down: stop taking writes beyond a few batches.
@@ -154,8 +173,24 @@ export class FlushLoop {
       await sleep(Math.max(1, wait));
       return;
     }
+    // A read returns as soon as one entry is there. While a batch fills, reading every few
+    // writes cost a request (and its reply's fixed share) each time: let some gather first.
+    if (this.rows.size > 0 && this.urgent === 0) {
+      const gap = this.lastRead + READ_GAP_MS - Date.now();
+      if (gap > 0) {
+        await sleep(Math.min(gap, wait));
+        return;
+      }
+    }
     const got = await this.queue.read(this.options.batchSize, Math.max(1, wait));
-    this.hold(got, Date.now());
+    this.lastRead = Date.now();
+    this.hold(got, this.lastRead);
+  }
+
+  /** The row held longest (rows are kept in the order they were first held). */
+  private oldestHeld(): HeldRow | undefined {
+    for (const r of this.rows.values()) return r;
+    return undefined;
   }
 
   /** Rows that may be written now, oldest first. */
@@ -166,12 +201,19 @@ export class FlushLoop {
   }
 
   private nextDue(now: number): number | undefined {
-    let next: number | undefined;
+    if (this.rows.size === 0) return undefined;
     const from = Math.max(now, this.pausedUntil);
+    // Only rows another consumer was writing get a due time of their own: without them, the
+    // walk would find the pause's end for every row.
+    if (!this.deferred) return from > now ? from : undefined;
+    let next: number | undefined;
+    let any = false;
     for (const r of this.rows.values()) {
+      if (r.dueAt > now) any = true;
       const due = Math.max(r.dueAt, from);
       if (due > now && (next === undefined || due < next)) next = due;
     }
+    this.deferred = any;
     return next;
   }
 
@@ -238,7 +280,10 @@ export class FlushLoop {
     rows.forEach((r, i) => {
       if (claims[i] === 'write') write.push(r);
       else if (claims[i] === 'stale') stale.push(r);
-      else r.dueAt = now + BUSY_DELAY_MS + Math.random() * BUSY_DELAY_MS;
+      else {
+        r.dueAt = now + BUSY_DELAY_MS + Math.random() * BUSY_DELAY_MS;
+        this.deferred = true;
+      }
     });
     if (stale.length > 0) {
       // A newer version of each of these rows exists (maybe with another consumer): it wins.
