@@ -122,25 +122,60 @@ interface ArmRound {
   lags: number[];
 }
 
-/** The flusher worker of the "worker" arm: a second node process on the same queue. */
-async function startWorker(env: Record<string, string>): Promise<{ stop(): Promise<void> }> {
+/** The flusher worker of the "worker" arm: a second node process, started once (see write_behind_worker.ts). */
+interface FlusherWorker {
+  /** Runs its flusher on queue `name`. */
+  start(name: string): Promise<void>;
+  /** Closes that flusher, flushing what is left. */
+  stop(): Promise<void>;
+  /** Ends the process. */
+  exit(): Promise<void>;
+}
+
+async function startWorker(env: Record<string, string>): Promise<FlusherWorker> {
   const child = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', join(__dirname, 'write_behind_worker.ts')],
     { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } },
   );
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += String(d);
-      if (out.includes('ready')) resolve();
-    });
-    void exited.then((code) => reject(new Error(`the flusher worker exited (${code}) before it was ready`)));
+  // Lines the worker printed, handed to whoever waits for one.
+  const lines: string[] = [];
+  let wake: (() => void) | undefined;
+  let buffered = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buffered += String(d);
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      lines.push(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+    wake?.();
   });
+  const expect = async (want: string) => {
+    for (;;) {
+      const line = lines.shift();
+      if (line === want) return;
+      if (line !== undefined) throw new Error(`the flusher worker said "${line}", not "${want}"`);
+      const gone = await Promise.race([
+        new Promise<false>((resolve) => (wake = () => resolve(false))),
+        exited.then(() => true),
+      ]);
+      if (gone && lines.length === 0) throw new Error(`the flusher worker exited before "${want}"`);
+    }
+  };
+  await expect('up');
   return {
+    async start(name: string) {
+      child.stdin!.write(`start ${name}\n`);
+      await expect(`ready ${name}`);
+    },
     async stop() {
-      child.stdin!.end('stop\n');
+      child.stdin!.write('stop\n');
+      await expect('stopped');
+    },
+    async exit() {
+      child.stdin!.end('exit\n');
       const code = await exited;
       if (code !== 0) throw new Error(`the flusher worker exited with ${code}`);
     },
@@ -153,7 +188,8 @@ interface RoundSetup {
   cache: Cache;
   ck: CachekitTypeOrm;
   client: Redis;
-  redisUrl: string;
+  /** The long-lived flusher process of the worker arm. */
+  worker: FlusherWorker;
   perWriter: Update[][];
 }
 
@@ -167,7 +203,7 @@ async function writeBehindRound(
   name: string,
   { worker, stampLag }: { worker: boolean; stampLag: boolean },
 ): Promise<ArmRound> {
-  const { ds, cache, ck, client, redisUrl, perWriter } = setup;
+  const { ds, cache, ck, client, perWriter } = setup;
   const repo: Repository<BenchRow> = ds.getRepository(WbBenchRow);
   await resetRows(ds);
   if (stampLag) {
@@ -183,15 +219,7 @@ async function writeBehindRound(
       `CREATE TRIGGER "${TABLE}_stamp_tg" AFTER UPDATE ON "${TABLE}" FOR EACH ROW EXECUTE FUNCTION "${TABLE}_stamp"()`,
     );
   }
-  const flusher = worker
-    ? await startWorker({
-        WB_TABLE: TABLE,
-        WB_QUEUE: name,
-        WB_PREFIX: PREFIX,
-        WB_REDIS_URL: redisUrl,
-        DATABASE_URL,
-      })
-    : undefined;
+  if (worker) await setup.worker.start(name);
   const queue = new RedisStreamQueue({ client, name });
   const wb = startWriteBehind(ds, cache, { queue, flusher: !worker });
   const cached = ck.repository(repo);
@@ -200,7 +228,7 @@ async function writeBehindRound(
   await wb.flush('2m');
   const total = performance.now() - t0;
   await wb.close();
-  await flusher?.stop();
+  if (worker) await setup.worker.stop();
   if (stampLag) await ds.query(`DROP TRIGGER "${TABLE}_stamp_tg" ON "${TABLE}"`);
 
   // Correctness of the run: the database ends with every row's last update.
@@ -265,7 +293,10 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
   await plain.initialize();
   const plainRepo = plain.getRepository(WbBenchRow);
   const perWriter = plan();
-  const setup: RoundSetup = { ds, cache, ck, client, redisUrl: redis.url, perWriter };
+  // One flusher process for every worker round, as a deployment's worker lives on: a fresh one
+  // per round spent its first thousands of rows compiling, on the cores the saves run on.
+  const worker = await startWorker({ WB_TABLE: TABLE, WB_PREFIX: PREFIX, WB_REDIS_URL: redis.url, DATABASE_URL });
+  const setup: RoundSetup = { ds, cache, ck, client, worker, perWriter };
   const save: number[] = [];
   const upsert: number[] = [];
   const inProcess: ArmRound[] = [];
@@ -286,6 +317,7 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
     lagRounds.push(await writeBehindRound(setup, base, { worker: false, stampLag: true }));
     lagRounds.push(await writeBehindRound(setup, `${base}w`, { worker: true, stampLag: true }));
   } finally {
+    await worker.exit().catch((err: unknown) => console.error(err));
     await ds.query(`DROP TABLE IF EXISTS "${TABLE}_applied"`).catch(() => {});
     await ds.query(`DROP FUNCTION IF EXISTS "${TABLE}_stamp"() CASCADE`).catch(() => {});
     await ds.query(`DROP TABLE IF EXISTS "${TABLE}"`).catch(() => {});
