@@ -15,6 +15,7 @@ import type {
   AppendedShown,
   ClaimResult,
   DeadLetter,
+  PendingWrite,
   QueueDepth,
   QueuedWrite,
   QueueEntry,
@@ -62,9 +63,11 @@ export interface RedisStreamQueueOptions {
 
 /*
  * Keys (all in one hash slot):
- *   cachekit:wb:{name}          the stream; fields e(ntity) k(ey) o(p) v(ersion) p(ayload)
+ *   cachekit:wb:{name}          the stream; fields e(ntity) k(ey) v(ersion): which row changed
+ *                               (entries of earlier releases also hold o(p) and p(ayload))
  *   cachekit:wb:{name}:seq      the version counter
- *   cachekit:wb:{name}:r:<row>  the row's newest pending write: "<version>|<o>|<payload>", o being
+ *   cachekit:wb:{name}:r:<row>  the row's newest pending write: "<version>|<o>|<payload>" (the
+ *                               only copy of the payload: the flusher writes what it holds), o being
  *                               s/r (save/remove), S/R once its saver confirmed the cache shows
  *                               it; after its flush "<version>|~" for a while
  *   cachekit:wb:{name}:l:<row>  a flusher's lease on the row while it writes it
@@ -86,7 +89,7 @@ for i = 1, n do
   local v = string.format('%d', first + i)
   recs[2 * i - 1] = KEYS[2 + i]
   recs[2 * i] = v .. '|' .. string.sub(ARGV[a + 3], 1, 1) .. '|' .. ARGV[a + 4]
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'o', ARGV[a + 3], 'v', v, 'p', ARGV[a + 4])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'v', v)
   out[i] = v
 end
 redis.call('MSET', unpack(recs))
@@ -122,7 +125,7 @@ while k <= #KEYS do
   for t = 1, nt do redis.call('SET', KEYS[k + 2 + t], seq, 'PX', ARGV[1]) end
   recs[2 * n - 1] = rec
   recs[2 * n] = v .. '|' .. string.upper(string.sub(op, 1, 1)) .. '|' .. ARGV[a + 3]
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a], 'k', ARGV[a + 1], 'o', op, 'v', v, 'p', ARGV[a + 3])
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a], 'k', ARGV[a + 1], 'v', v)
   redis.call('SET', entry, 'ck2\\31' .. seq .. ARGV[a + 4], 'PX', ARGV[a + 5])
   out[2 * n - 1] = v
   out[2 * n] = seq
@@ -149,9 +152,10 @@ end
 `;
 
 /**
- * KEYS record1, lease1, record2, lease2…; ARGV[1] consumer, ARGV[2] lease ms, ARGV[3…] versions.
- * Per row: 0 stale (not the newest version), 1 write (lease held), 2 busy (another's lease).
- * The records are read with one MGET: each redis.call costs a few µs of its own.
+ * KEYS record1, lease1, record2, lease2…; ARGV[1] consumer, ARGV[2] lease ms. Per row: 0 stale
+ * (no pending write), 2 busy (another's lease), or the record (its lease now held): the flusher
+ * writes the newest state whichever of the row's entries it read. The records are read with one
+ * MGET: each redis.call costs a few µs of its own.
  */
 const CLAIM = `${PENDING_FN}
 local n = #KEYS / 2
@@ -160,15 +164,15 @@ for i = 1, n do rk[i] = KEYS[2 * i - 1] end
 local recs = redis.call('MGET', unpack(rk))
 local out = {}
 for i = 1, n do
-  if pendingVersion(recs[i]) ~= ARGV[2 + i] then
+  if not pendingVersion(recs[i]) then
     out[i] = 0
   else
     local lk = KEYS[2 * i]
     if redis.call('SET', lk, ARGV[1], 'NX', 'PX', ARGV[2]) then
-      out[i] = 1
+      out[i] = recs[i]
     elseif redis.call('GET', lk) == ARGV[1] then
       redis.call('PEXPIRE', lk, ARGV[2])
-      out[i] = 1
+      out[i] = recs[i]
     else
       out[i] = 2
     end
@@ -286,7 +290,7 @@ const COMPLETE_SCRIPT = new FramedScript(COMPLETE);
 
 interface QueueCommands {
   cachekitWbAppend(n: number, ...args: string[]): Promise<string[]>;
-  cachekitWbClaim(n: number, ...args: (string | number)[]): Promise<number[]>;
+  cachekitWbClaim(n: number, ...args: (string | number)[]): Promise<(number | string)[]>;
   cachekitWbRelease(n: number, ...args: string[]): Promise<number>;
   cachekitWbConfirm(n: number, ...args: string[]): Promise<(number | string)[]>;
   cachekitWbComplete(n: number, ...args: (string | number)[]): Promise<number[]>;
@@ -620,16 +624,24 @@ export class RedisStreamQueue implements WriteQueue {
     }
   }
 
-  async claim(rows: readonly RowVersion[]): Promise<ClaimResult[]> {
+  async claim(keys: readonly string[]): Promise<ClaimResult[]> {
     const out: ClaimResult[] = [];
-    for (let i = 0; i < rows.length; i += CLAIM_CHUNK) {
-      const chunk = rows.slice(i, i + CLAIM_CHUNK);
+    for (let i = 0; i < keys.length; i += CLAIM_CHUNK) {
+      const chunk = keys.slice(i, i + CLAIM_CHUNK);
       const items: FrameArg[] = [];
-      for (const x of chunk) items.push(this.rec(x.key), this.lease(x.key));
+      for (const k of chunk) items.push(this.rec(k), this.lease(k));
       items.push(this.consumer, this.leaseMs);
-      for (const x of chunk) items.push(String(x.version));
-      const r = await this.script<number[]>(CLAIM_SCRIPT, 'cachekitWbClaim', 2 * chunk.length, items);
-      for (const v of r) out.push(v === 1 ? 'write' : v === 2 ? 'busy' : 'stale');
+      const r = await this.script<(number | string)[]>(
+        CLAIM_SCRIPT,
+        'cachekitWbClaim',
+        2 * chunk.length,
+        items,
+      );
+      for (const v of r) {
+        if (v === 0) out.push('stale');
+        else if (v === 2) out.push('busy');
+        else out.push(parseRecord(String(v)) as PendingWrite);
+      }
     }
     return out;
   }
@@ -845,15 +857,7 @@ function parseEntries(raw: readonly RawEntry[]): QueueEntry[] {
     // XAUTOCLAIM reports entries trimmed meanwhile with no fields; nothing to write for them.
     if (fields === null) continue;
     const m = fieldMap(fields);
-    out.push({
-      id,
-      entity: m.e,
-      key: m.k,
-      op: m.o as WriteOp,
-      version: Number(m.v),
-      payload: m.p,
-      appendedAt: idTime(id),
-    });
+    out.push({ id, entity: m.e, key: m.k, version: Number(m.v), appendedAt: idTime(id) });
   }
   return out;
 }

@@ -4,14 +4,14 @@ import { decodeRow } from './row_codec';
 import type { ResolvedWriteBehindOptions } from './write_behind_options';
 import type { WriteBehindCounters } from './write_behind_stats';
 import type { WriteBehindEvents } from './write_behind_events';
-import type { QueueEntry, RowVersion, WriteQueue } from './write_queue';
+import type { PendingWrite, QueueEntry, WriteQueue } from './write_queue';
 import type { RowWrite, WriteTarget } from './write_target';
 
 /** A row with entries in hand: every version read so far, acknowledged together. */
 interface HeldRow {
   readonly key: string;
+  readonly entity: string;
   readonly entries: QueueEntry[];
-  newest: QueueEntry;
   /** Failed persist attempts so far. */
   attempts: number;
   /** Not before this time (a retry's backoff, or another consumer's lease). */
@@ -20,10 +20,12 @@ interface HeldRow {
   readonly heldAt: number;
 }
 
-/** A row to persist with its decoded newest write. */
+/** A row to persist with its newest write, as claimed and decoded. */
 interface Item {
   readonly row: HeldRow;
   readonly write: RowWrite;
+  /** The write's payload as queued (kept for a dead letter). */
+  readonly payload: string;
 }
 
 /** Longest a read blocks while rows are held, so that a `flush()` is noticed quickly. */
@@ -221,12 +223,18 @@ export class FlushLoop {
     for (const e of entries) {
       const r = this.rows.get(e.key);
       if (r === undefined) {
-        this.rows.set(e.key, { key: e.key, entries: [e], newest: e, attempts: 0, dueAt: 0, heldAt: now });
+        this.rows.set(e.key, {
+          key: e.key,
+          entity: e.entity,
+          entries: [e],
+          attempts: 0,
+          dueAt: 0,
+          heldAt: now,
+        });
       } else {
         // The same entry may come back (reclaimed after we were thought dead): keep one copy.
         if (r.entries.some((x) => x.id === e.id)) continue;
         r.entries.push(e);
-        if (e.version > r.newest.version) r.newest = e;
       }
       this.heldEntries++;
     }
@@ -273,20 +281,20 @@ export class FlushLoop {
   /** Claims the rows, acknowledges superseded ones, persists the rest. */
   private async flushRows(rows: HeldRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const claims = await this.queue.claim(rows.map(rowVersion));
+    const claims = await this.queue.claim(rows.map((r) => r.key));
     const stale: HeldRow[] = [];
-    const write: HeldRow[] = [];
+    const write: { row: HeldRow; newest: PendingWrite }[] = [];
     const now = Date.now();
     rows.forEach((r, i) => {
-      if (claims[i] === 'write') write.push(r);
-      else if (claims[i] === 'stale') stale.push(r);
-      else {
+      const c = claims[i];
+      if (c === 'stale') stale.push(r);
+      else if (c === 'busy') {
         r.dueAt = now + BUSY_DELAY_MS + Math.random() * BUSY_DELAY_MS;
         this.deferred = true;
-      }
+      } else write.push({ row: r, newest: c });
     });
     if (stale.length > 0) {
-      // A newer version of each of these rows exists (maybe with another consumer): it wins.
+      // Nothing of these rows is pending: a flush (maybe another consumer's) carried their writes.
       await this.queue.complete(stale.flatMap(entryIds), []);
       for (const r of stale) {
         this.counters.coalesced += r.entries.length;
@@ -294,14 +302,14 @@ export class FlushLoop {
       }
     }
     const items: Item[] = [];
-    for (const row of write) {
-      const e = row.newest;
-      const base = { entity: e.entity, key: e.key, op: e.op, version: e.version };
+    for (const { row, newest } of write) {
+      // The row's newest write, whichever of its entries this consumer read.
+      const base = { entity: row.entity, key: row.key, op: newest.op, version: newest.version };
       try {
-        items.push({ row, write: { ...base, value: decodeRow(e.payload) } });
+        items.push({ row, write: { ...base, value: decodeRow(newest.payload) }, payload: newest.payload });
       } catch (err) {
         // No retry could write what cannot be read: straight to the dead letters.
-        await this.deadLetter(row, { ...base, value: undefined }, err);
+        await this.deadLetter(row, { ...base, value: undefined }, newest.payload, err);
       }
     }
     if (items.length > 0) await this.persist(items);
@@ -342,7 +350,7 @@ export class FlushLoop {
       if (this.target.classify(err) === 'bad-data') {
         if (rows.length === 1) {
           rows[0].attempts++;
-          await this.deadLetter(rows[0], writes[0], err);
+          await this.deadLetter(rows[0], writes[0], items[0].payload, err);
           return;
         }
         const mid = Math.ceil(items.length / 2);
@@ -356,7 +364,8 @@ export class FlushLoop {
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i];
         r.attempts++;
-        if (r.attempts >= this.options.maxAttempts) await this.deadLetter(r, writes[i], err);
+        if (r.attempts >= this.options.maxAttempts)
+          await this.deadLetter(r, writes[i], items[i].payload, err);
         else {
           retry.push(r);
           attempt = Math.max(attempt, r.attempts);
@@ -372,7 +381,10 @@ export class FlushLoop {
     }
     const ms = performance.now() - started;
     const committedAt = Date.now();
-    const retired = await this.queue.complete(rows.flatMap(entryIds), rows.map(rowVersion));
+    const retired = await this.queue.complete(
+      rows.flatMap(entryIds),
+      writes.map((w) => ({ key: w.key, version: w.version })),
+    );
     let entries = 0;
     for (const r of rows) {
       entries += r.entries.length;
@@ -394,13 +406,13 @@ export class FlushLoop {
     });
   }
 
-  private async deadLetter(r: HeldRow, w: RowWrite, err: unknown): Promise<void> {
+  private async deadLetter(r: HeldRow, w: RowWrite, payload: string, err: unknown): Promise<void> {
     const wasNewest = await this.queue.deadLetter({
       entity: w.entity,
       key: w.key,
       op: w.op,
       version: w.version,
-      payload: r.newest.payload,
+      payload,
       error: messageOf(err),
       attempts: r.attempts,
       entries: entryIds(r),
@@ -423,10 +435,6 @@ export class FlushLoop {
       });
     }
   }
-}
-
-function rowVersion(r: HeldRow): RowVersion {
-  return { key: r.key, version: r.newest.version };
 }
 
 function entryIds(r: HeldRow): string[] {

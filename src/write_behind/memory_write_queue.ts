@@ -45,7 +45,13 @@ export class MemoryWriteQueue implements WriteQueue {
     const version = ++this.seq;
     this.records.set(write.key, { version, op: write.op, payload: write.payload });
     this.shown.delete(write.key);
-    this.fresh.push({ ...write, id: String(version), version, appendedAt: Date.now() });
+    this.fresh.push({
+      id: String(version),
+      entity: write.entity,
+      key: write.key,
+      version,
+      appendedAt: Date.now(),
+    });
     this.wake();
     return version;
   }
@@ -82,8 +88,8 @@ export class MemoryWriteQueue implements WriteQueue {
 
   async keepAlive(): Promise<void> {}
 
-  async claim(rows: readonly RowVersion[]): Promise<ClaimResult[]> {
-    return rows.map((r) => (this.records.get(r.key)?.version === r.version ? 'write' : 'stale'));
+  async claim(keys: readonly string[]): Promise<ClaimResult[]> {
+    return keys.map((k) => this.records.get(k) ?? 'stale');
   }
 
   async release(): Promise<void> {}

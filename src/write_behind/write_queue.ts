@@ -5,9 +5,10 @@
  *
  * Besides the log of writes, a queue keeps one record per row with pending writes: the newest
  * version and its payload. Versions come from one counter per queue, so they are unique and
- * increase with every append, for every row. The flusher writes a row only while its version
- * is the row's newest (`claim`), which makes the last append win whatever order the flushers
- * see the writes in; a superseded write is acknowledged without touching the database.
+ * increase with every append, for every row. The log says which rows have writes; what the
+ * flusher writes is the row's record, the newest state, taken with a lease (`claim`). So the
+ * last append wins whatever order the flushers see the writes in, and a write that a newer one
+ * already carried to the database is acknowledged without touching it.
  */
 
 import type { CarriedWrite } from '../engine/carried_write';
@@ -27,10 +28,17 @@ export interface QueuedWrite {
   readonly payload: string;
 }
 
-/** A write read back from the queue. */
-export interface QueueEntry extends QueuedWrite {
+/**
+ * A write read back from the queue: which row it changed, and when. Its state is not carried:
+ * the flusher writes the row's newest state, which `claim` hands over.
+ */
+export interface QueueEntry {
   /** Its position in the queue (a stream entry ID for Redis), used to acknowledge it. */
   readonly id: string;
+  /** The entity's name. */
+  readonly entity: string;
+  /** The row's identity (see `QueuedWrite.key`). */
+  readonly key: string;
   /** The row's version this write created. */
   readonly version: number;
   /** When it was appended, ms since the epoch, by the queue's clock. */
@@ -59,11 +67,12 @@ export interface RowVersion {
 }
 
 /**
- * Whether the flusher may write a row now: `write` (its version is the newest and this consumer
- * holds the row's lease), `stale` (a newer version exists: acknowledge without writing), `busy`
- * (another consumer is writing the row: try again shortly).
+ * What the flusher may do with a row now: write its newest pending write (this consumer now
+ * holds the row's lease), `stale` (nothing is pending: a flush already carried the row's
+ * writes; acknowledge without writing), or `busy` (another consumer is writing the row: try
+ * again shortly).
  */
-export type ClaimResult = 'write' | 'stale' | 'busy';
+export type ClaimResult = PendingWrite | 'stale' | 'busy';
 
 /** What became of a written row's record after its commit (see `WriteQueue.complete`). */
 export type Completion = 'shown' | 'retired' | 'newer';
@@ -127,8 +136,8 @@ export interface WriteQueue {
   reclaim(max: number): Promise<QueueEntry[]>;
   /** Tells the queue this consumer is still working on `entries`, so nobody reclaims them. */
   keepAlive(entryIds: readonly string[]): Promise<void>;
-  /** Checks each row's version against its newest and takes a short lease on the rows to write. */
-  claim(rows: readonly RowVersion[]): Promise<ClaimResult[]>;
+  /** Takes a short lease on each row with a pending write and hands over its newest write. */
+  claim(keys: readonly string[]): Promise<ClaimResult[]>;
   /** Gives back leases taken by `claim` (after a failed write). */
   release(keys: readonly string[]): Promise<void>;
   /**

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import type { ClaimResult } from '../../src';
 import { RedisStreamQueue } from '../../src/redis';
 import { deletePrefix, REDIS_URL, requireRedis, sleep, uniquePrefix } from '../support/services';
 
@@ -33,6 +34,8 @@ describe('RedisStreamQueue row leases', () => {
     };
     return { a: open('a'), b: open('b') };
   };
+  /** `write` for a claim that handed over a write. */
+  const states = (claims: ClaimResult[]) => claims.map((c) => (typeof c === 'string' ? c : 'write'));
   const save = (q: RedisStreamQueue, key: string, n: number) =>
     q.append({ entity: 'Row', key, op: 'save', payload: JSON.stringify({ id: key, n }) });
 
@@ -40,24 +43,14 @@ describe('RedisStreamQueue row leases', () => {
     const { a, b } = pair();
     const v1 = await save(a, 'r1', 1);
     const v2 = await save(a, 'r2', 1);
-    expect(
-      await a.claim([
-        { key: 'r1', version: v1 },
-        { key: 'r2', version: v2 },
-      ]),
-    ).toEqual(['write', 'write']);
-    expect(
-      await b.claim([
-        { key: 'r1', version: v1 },
-        { key: 'r2', version: v2 },
-      ]),
-    ).toEqual(['busy', 'busy']);
-    expect(await a.claim([{ key: 'r1', version: v1 }])).toEqual(['write']);
+    expect(states(await a.claim(['r1', 'r2']))).toEqual(['write', 'write']);
+    expect(states(await b.claim(['r1', 'r2']))).toEqual(['busy', 'busy']);
+    expect(states(await a.claim(['r1']))).toEqual(['write']);
     await a.release(['r1']);
-    expect(await b.claim([{ key: 'r1', version: v1 }])).toEqual(['write']);
+    expect(states(await b.claim(['r1']))).toEqual(['write']);
     // b's release of a row it does not hold leaves a's lease alone.
     await b.release(['r2']);
-    expect(await b.claim([{ key: 'r2', version: v2 }])).toEqual(['busy']);
+    expect(states(await b.claim(['r2']))).toEqual(['busy']);
     // Completing r2 retires its record and drops a's lease, and only a's.
     expect(
       await a.complete(
@@ -69,38 +62,43 @@ describe('RedisStreamQueue row leases', () => {
       ),
     ).toEqual(['retired', 'retired']);
     // b's lease on r1 stays: a newer write of r1 is not a's to take yet.
-    const v1b = await save(a, 'r1', 2);
-    expect(await a.claim([{ key: 'r1', version: v1b }])).toEqual(['busy']);
-    expect(await b.claim([{ key: 'r2', version: v2 }])).toEqual(['stale']);
+    await save(a, 'r1', 2);
+    expect(states(await a.claim(['r1']))).toEqual(['busy']);
+    expect(states(await b.claim(['r2']))).toEqual(['stale']);
   });
 
-  test('an old version is stale; a newer write of the row is claimed at its own version', async () => {
+  test("a claim hands over the row's newest write, whichever entry was read; once it is written, the row is stale", async () => {
     const { a } = pair();
-    const v1 = await save(a, 'r', 1);
+    await save(a, 'r', 1);
     const v2 = await save(a, 'r', 2);
-    expect(
-      await a.claim([
-        { key: 'r', version: v1 },
-        { key: 'r', version: v2 },
-      ]),
-    ).toEqual(['stale', 'write']);
-    expect(await a.complete([], [{ key: 'r', version: v1 }])).toEqual(['newer']);
+    const [claimed] = await a.claim(['r']);
+    expect(claimed).toEqual({ version: v2, op: 'save', payload: JSON.stringify({ id: 'r', n: 2 }) });
+    expect(await a.complete([], [{ key: 'r', version: v2 }])).toEqual(['retired']);
+    // The entry of the first save, read later (or by another consumer), has nothing left to write.
+    expect(await a.claim(['r'])).toEqual(['stale']);
+    // A write that came after the claim makes the completion report it as newer, and keeps it.
+    const v3 = await save(a, 'r', 3);
+    const [again] = await a.claim(['r']);
+    const v4 = await save(a, 'r', 4);
+    expect(again).toMatchObject({ version: v3 });
+    expect(await a.complete([], [{ key: 'r', version: v3 }])).toEqual(['newer']);
+    expect(await a.claim(['r'])).toEqual([expect.objectContaining({ version: v4 })]);
   });
 
   test('an expired lease is taken over by another consumer', async () => {
     const { a, b } = pair('300ms');
-    const v = await save(a, 'r', 1);
-    expect(await a.claim([{ key: 'r', version: v }])).toEqual(['write']);
-    expect(await b.claim([{ key: 'r', version: v }])).toEqual(['busy']);
+    await save(a, 'r', 1);
+    expect(states(await a.claim(['r']))).toEqual(['write']);
+    expect(states(await b.claim(['r']))).toEqual(['busy']);
     await sleep(450);
-    expect(await b.claim([{ key: 'r', version: v }])).toEqual(['write']);
-    expect(await a.claim([{ key: 'r', version: v }])).toEqual(['busy']);
+    expect(states(await b.claim(['r']))).toEqual(['write']);
+    expect(states(await a.claim(['r']))).toEqual(['busy']);
   });
 
   test('a dead letter drops the lease of its consumer', async () => {
     const { a, b } = pair();
     const v = await save(a, 'r', 1);
-    expect(await a.claim([{ key: 'r', version: v }])).toEqual(['write']);
+    expect(states(await a.claim(['r']))).toEqual(['write']);
     const retired = await a.deadLetter({
       entity: 'Row',
       key: 'r',
@@ -114,7 +112,7 @@ describe('RedisStreamQueue row leases', () => {
     expect(retired).toBe(true);
     // The row's record is retired and a's lease is gone: a newer write is b's to take.
     const v2 = await save(a, 'r', 2);
-    expect(await b.claim([{ key: 'r', version: v2 }])).toEqual(['write']);
+    expect(await b.claim(['r'])).toEqual([expect.objectContaining({ version: v2 })]);
     expect((await b.deadLetters()).map((d) => d.key)).toEqual(['r']);
   });
 
@@ -122,12 +120,12 @@ describe('RedisStreamQueue row leases', () => {
     const { a } = pair();
     const rows = [];
     for (let i = 0; i < 1200; i++) rows.push({ key: `k${i}`, version: await save(a, `k${i}`, i) });
-    const claims = await a.claim(rows);
+    const claims = states(await a.claim(rows.map((r) => r.key)));
     expect(claims.filter((c) => c === 'write')).toHaveLength(1200);
     const b = new RedisStreamQueue({ client: admin, name: names[names.length - 1], consumer: 'b' });
     queues.push(b);
     // Leases on both sides of the completion's thousand-key slices are a's.
-    expect(await b.claim([rows[7], rows[1100]])).toEqual(['busy', 'busy']);
+    expect(states(await b.claim(['k7', 'k1100']))).toEqual(['busy', 'busy']);
     const done = await a.complete([], rows);
     expect(done.filter((c) => c === 'retired')).toHaveLength(1200);
     // Every lease was dropped with the completion: another consumer takes newer writes at once.
@@ -135,6 +133,6 @@ describe('RedisStreamQueue row leases', () => {
       { key: 'k7', version: await save(a, 'k7', 7) },
       { key: 'k1100', version: await save(a, 'k1100', 1100) },
     ];
-    expect(await b.claim(next)).toEqual(['write', 'write']);
+    expect(states(await b.claim(next.map((r) => r.key)))).toEqual(['write', 'write']);
   });
 });

@@ -79,6 +79,48 @@ describe('write-behind on a Redis stream (PostgreSQL)', () => {
     expect(s.flushLatency.count).toBe(1);
   });
 
+  test("the stream says which row changed; the row's state is stored once, in its record", async () => {
+    const wb = start({ maxDelay: '1h' });
+    const q = wb.queue as RedisStreamQueue;
+    await items.save({ id: 5, name: 'desk', price: 90, rev: 1 });
+    const [[, fields]] = (await admin.xrange(q.streamKey, '-', '+')) as [string, string[]][];
+    const [pending] = await q.latest([fields[3]]);
+    expect(fields).toEqual(['e', 'WbRqItem', 'k', expect.any(String), 'v', String(pending!.version)]);
+    expect(pending).toMatchObject({ op: 'save' });
+    expect(JSON.parse((pending as { payload: string }).payload)).toMatchObject({ name: 'desk', rev: 1 });
+    await wb.flush();
+    expect(await inDb(5)).toMatchObject({ name: 'desk', price: 90, rev: 1 });
+  });
+
+  test('an entry of an earlier release (its state inside) is flushed like the others', async () => {
+    const wb = start({ maxDelay: '1h' });
+    const q = wb.queue as RedisStreamQueue;
+    await items.save({ id: 6, name: 'shelf', price: 30, rev: 2 });
+    const [[, fields]] = (await admin.xrange(q.streamKey, '-', '+')) as [string, string[]][];
+    const key = fields[3];
+    const [rec] = await q.latest([key]);
+    // What an earlier release appended for the same write: op and payload in the entry.
+    const payload = (rec as { payload: string }).payload;
+    await admin.xadd(
+      q.streamKey,
+      '*',
+      'e',
+      'WbRqItem',
+      'k',
+      key,
+      'o',
+      'save',
+      'v',
+      String(rec!.version),
+      'p',
+      payload,
+    );
+    expect(await admin.xlen(q.streamKey)).toBe(2);
+    await wb.flush();
+    expect(await inDb(6)).toMatchObject({ name: 'shelf', price: 30, rev: 2 });
+    expect((await admin.xpending(q.streamKey, 'flushers'))[0]).toBe(0);
+    expect(wb.stats()).toMatchObject({ flushed: 1, deadLetters: 0 });
+  });
   test('coalescing: 100 saves to one id make a handful of database writes, the last one wins', async () => {
     const wb = start(); // default batching: 500 writes or 100 ms
     for (let rev = 1; rev <= 100; rev++) await items.save({ id: 2, name: `v${rev}`, price: rev, rev });
