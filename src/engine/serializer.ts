@@ -56,16 +56,20 @@ export const jsonSerializer: Serializer = Object.freeze({
     return Buffer.from(text, 'utf8');
   },
   decode(bytes: Buffer): unknown {
-    const text = bytes.toString('utf8');
-    const value: unknown = JSON.parse(text);
-    // Most payloads hold no tag and no `__proto__` key: nothing to walk. `\u` could spell
-    // either in an escaped key, so it sends the payload down the careful path too. The needle
-    // is `$t"`, not `"$t"`: `"` is everywhere in JSON, which made the search 100x slower.
-    if (text.indexOf('$t"') === -1 && text.indexOf('__proto__') === -1 && text.indexOf('\\u') === -1)
-      return value;
-    return typeof value === 'object' && value !== null ? revive(value) : value;
+    return decodeJsonText(bytes.toString('utf8'));
   },
 });
+
+/** `jsonSerializer.decode` of text already decoded from UTF-8 (the write-behind queue's payloads are strings). */
+export function decodeJsonText(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  // Most payloads hold no tag and no `__proto__` key: nothing to walk. `\u` could spell
+  // either in an escaped key, so it sends the payload down the careful path too. The needle
+  // is `$t"`, not `"$t"`: `"` is everywhere in JSON, which made the search 100x slower.
+  if (text.indexOf('$t"') === -1 && text.indexOf('__proto__') === -1 && text.indexOf('\\u') === -1)
+    return value;
+  return typeof value === 'object' && value !== null ? revive(value) : value;
+}
 
 const hasOwn = Object.prototype.hasOwnProperty;
 

@@ -1,4 +1,4 @@
-import { jsonSerializer } from '../engine/serializer';
+import { decodeJsonText, jsonSerializer } from '../engine/serializer';
 
 /*
  * Queue payloads are the cache's tagged JSON (engine/serializer.ts): text, readable in
@@ -12,5 +12,5 @@ export function encodeRow(value: unknown): string {
 
 /** Decodes a queue payload. */
 export function decodeRow(payload: string): unknown {
-  return jsonSerializer.decode(Buffer.from(payload, 'utf8'));
+  return decodeJsonText(payload);
 }
