@@ -9,7 +9,9 @@
  *   - the same with the flusher in a worker process (`flusher: false` here, a second node
  *     process flushing the queue: bench/write_behind_worker.ts), the deployment that keeps
  *     database batches off the request path. It runs on the same machine, so its CPU still
- *     competes with the saves.
+ *     competes with the saves;
+ *   - for information, the saves alone: no flusher runs while they are made (the worker flushes
+ *     once every save is acknowledged), which is what the acknowledgment path can take.
  *
  * Throughput counts acknowledged updates per second; for write-behind it is also shown up to
  * the end of the flush (every update in the database). The flush lag is measured outside the
@@ -119,6 +121,8 @@ export interface WriteBehindResult {
   ackRange: [number, number];
   /** The same with the flusher in a worker process (`flusher: false` in the saving process). */
   worker: { ackOps: number; flushedOps: number; ratioVsSave: number; lagP50Ms: number; lagP99Ms: number };
+  /** Saves with no flusher running meanwhile (the worker flushes once they are all acknowledged). */
+  savesAlone: { ackOps: number; ratioVsSave: number };
 }
 
 /** What one write-behind round measured. */
@@ -202,14 +206,20 @@ interface RoundSetup {
 }
 
 /**
+ * Where a round's flusher runs: in this process, in the worker process, or in the worker only
+ * once every save was acknowledged (what the saves alone cost; the flush is not timed then).
+ */
+type FlusherPlace = 'here' | 'worker' | 'after';
+
+/**
  * One round of write-behind saves on queue `name`: throughput up to the last acknowledgment and
- * up to the end of the flush. `worker`: the flusher runs in a second process and this one only
- * saves. `stampLag`: each update's lag is measured too (see the file's comment).
+ * up to the end of the flush. `stampLag`: each update's lag is measured too (see the file's
+ * comment).
  */
 async function writeBehindRound(
   setup: RoundSetup,
   name: string,
-  { worker, stampLag }: { worker: boolean; stampLag: boolean },
+  { flusher, stampLag }: { flusher: FlusherPlace; stampLag: boolean },
 ): Promise<ArmRound> {
   const { ds, cache, ck, client, perWriter } = setup;
   const repo: Repository<BenchRow> = ds.getRepository(WbBenchRow);
@@ -227,16 +237,17 @@ async function writeBehindRound(
       `CREATE TRIGGER "${TABLE}_stamp_tg" AFTER UPDATE ON "${TABLE}" FOR EACH ROW EXECUTE FUNCTION "${TABLE}_stamp"()`,
     );
   }
-  if (worker) await setup.worker.start(name);
+  if (flusher === 'worker') await setup.worker.start(name);
   const queue = new RedisStreamQueue({ client, name });
-  const wb = startWriteBehind(ds, cache, { queue, flusher: !worker });
+  const wb = startWriteBehind(ds, cache, { queue, flusher: flusher === 'here' });
   const cached = ck.repository(repo);
   const t0 = performance.now();
   const r = await drive(perWriter, (u) => cached.save(row(u)));
+  if (flusher === 'after') await setup.worker.start(name);
   await wb.flush('2m');
   const total = performance.now() - t0;
   await wb.close();
-  if (worker) await setup.worker.stop();
+  if (flusher !== 'here') await setup.worker.stop();
   if (stampLag) await ds.query(`DROP TRIGGER "${TABLE}_stamp_tg" ON "${TABLE}"`);
 
   // Correctness of the run: the database ends with every row's last update.
@@ -303,12 +314,18 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
   const perWriter = plan();
   // One flusher process for every worker round, as a deployment's worker lives on: a fresh one
   // per round spent its first thousands of rows compiling, on the cores the saves run on.
-  const worker = await startWorker({ WB_TABLE: TABLE, WB_PREFIX: PREFIX, WB_REDIS_URL: redis.url, DATABASE_URL });
+  const worker = await startWorker({
+    WB_TABLE: TABLE,
+    WB_PREFIX: PREFIX,
+    WB_REDIS_URL: redis.url,
+    DATABASE_URL,
+  });
   const setup: RoundSetup = { ds, plain, cache, ck, client, worker, perWriter };
   const save: number[] = [];
   const upsert: number[] = [];
   const inProcess: ArmRound[] = [];
   const inWorker: ArmRound[] = [];
+  const savesAlone: ArmRound[] = [];
   const lagRounds: ArmRound[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
@@ -317,13 +334,14 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
       await resetRows(plain);
       upsert.push((UPDATES / (await drive(perWriter, (u) => plainRepo.upsert(row(u), ['id']))).ms) * 1000);
       const base = `wbbench-${process.pid}-${round}`;
-      inProcess.push(await writeBehindRound(setup, base, { worker: false, stampLag: false }));
-      inWorker.push(await writeBehindRound(setup, `${base}w`, { worker: true, stampLag: false }));
+      inProcess.push(await writeBehindRound(setup, base, { flusher: 'here', stampLag: false }));
+      inWorker.push(await writeBehindRound(setup, `${base}w`, { flusher: 'worker', stampLag: false }));
+      savesAlone.push(await writeBehindRound(setup, `${base}a`, { flusher: 'after', stampLag: false }));
     }
     // The lag, in rounds of their own (see writeBehindRound).
     const base = `wbbench-${process.pid}-lag`;
-    lagRounds.push(await writeBehindRound(setup, base, { worker: false, stampLag: true }));
-    lagRounds.push(await writeBehindRound(setup, `${base}w`, { worker: true, stampLag: true }));
+    lagRounds.push(await writeBehindRound(setup, base, { flusher: 'here', stampLag: true }));
+    lagRounds.push(await writeBehindRound(setup, `${base}w`, { flusher: 'worker', stampLag: true }));
   } finally {
     await worker.exit().catch((err: unknown) => console.error(err));
     await ds.query(`DROP TABLE IF EXISTS "${TABLE}_applied"`).catch(() => {});
@@ -341,6 +359,7 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
   const wAck = inWorker.map((r) => r.ackOps);
   const wFlushed = inWorker.map((r) => r.flushedOps);
   const wLags = [...lagRounds[1].lags].sort((a, b) => a - b);
+  const alone = savesAlone.map((r) => r.ackOps);
   const result: WriteBehindResult = {
     directSaveOps: median(save),
     directUpsertOps: median(upsert),
@@ -358,6 +377,7 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
       lagP50Ms: pct(wLags, 0.5),
       lagP99Ms: pct(wLags, 0.99),
     },
+    savesAlone: { ackOps: median(alone), ratioVsSave: median(alone) / median(save) },
   };
   const range = (xs: number[]) => `${fmtOps(Math.min(...xs))}–${fmtOps(Math.max(...xs))}`;
   const ratio = (ops: number) => fmtRatio(ops / result.directSaveOps);
@@ -394,6 +414,12 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
         fmtOps(result.worker.flushedOps),
         range(wFlushed),
         ratio(result.worker.flushedOps),
+      ],
+      [
+        'write-behind saves alone, no flusher meanwhile (info)',
+        fmtOps(result.savesAlone.ackOps),
+        range(alone),
+        ratio(result.savesAlone.ackOps),
       ],
     ],
   );
