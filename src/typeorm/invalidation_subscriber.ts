@@ -67,6 +67,8 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
    * ends it, each statement commits on its own and is invalidated at once.
    */
   private readonly autocommitting = new WeakSet<QueryRunner>();
+  /** Writes outside a transaction in this tick, flushed together at its end (`flushThisTick`). */
+  private tick: { frame: Frame; done: Promise<void> } | undefined;
 
   constructor(
     private readonly cache: Cache,
@@ -318,7 +320,30 @@ export class CacheInvalidationSubscriber implements EntitySubscriberInterface<Ob
       frames[depth - 1].add(tags, rows, events);
       return;
     }
-    await this.flush(tags, rows, events);
+    await this.flushThisTick(tags, rows, events);
+  }
+
+  /**
+   * Flushes writes made outside a transaction together with the others of the same tick, and
+   * resolves when they are flushed. TypeORM fires one event per row of a statement, so a
+   * 1,000-row insert used to make 1,000 invalidations, each its own script and bus message to
+   * every instance; it now makes one. The statement's promise still waits for it.
+   */
+  private flushThisTick(tags: string[], rows: readonly WrittenRow[], events: WriteEvents): Promise<void> {
+    let tick = this.tick;
+    if (tick === undefined) {
+      const frame = new Frame();
+      const done = new Promise<void>((resolve) =>
+        // After the microtasks of this tick: the events of one statement come in one run of them.
+        process.nextTick(() => {
+          this.tick = undefined;
+          resolve(this.flush([...frame.tags], frame.rows.values(), frame.events));
+        }),
+      );
+      this.tick = tick = { frame, done };
+    }
+    tick.frame.add(tags, rows, events);
+    return tick.done;
   }
 
   private async flush(tags: string[], rows: Iterable<WrittenRow>, events: WriteEvents): Promise<void> {

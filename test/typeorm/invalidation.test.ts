@@ -305,6 +305,30 @@ describe.each<Db>(['sqlite', 'postgres'])('commit-aware invalidation on %s', (db
     expect((await byId(idA))!.price).toBe(truth.find((p) => p.id === idA)!.price);
   });
 
+  test('a multi-row insert outside a transaction is one invalidation, covering every row it wrote', async () => {
+    const calls: string[][] = [];
+    const invalidateTags = cache.invalidateTags.bind(cache);
+    cache.invalidateTags = (tags, ...rest) => {
+      calls.push([...tags]);
+      return invalidateTags(tags, ...rest);
+    };
+    try {
+      await prices();
+      await repo.insert(Array.from({ length: 50 }, (_, i) => ({ name: `n${i}`, price: i })));
+      // TypeORM fires one event per row; they are flushed together.
+      expect(calls).toHaveLength(1);
+      const tags = new Set(calls[0]);
+      expect(tags.has(tableTag(Product))).toBe(true);
+      const inserted = (await repo.find({ order: { id: 'ASC' } })).slice(2);
+      expect(inserted).toHaveLength(50);
+      for (const p of inserted)
+        expect(tags.has(rowTag(Product, p.id)) || tags.has(anyRowTag(Product))).toBe(true);
+      expect(await prices()).toHaveLength(52);
+    } finally {
+      cache.invalidateTags = invalidateTags;
+    }
+  });
+
   test('softDelete, restore and recover invalidate', async () => {
     const [idA, idB] = await ids();
     await prices();
