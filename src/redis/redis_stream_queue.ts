@@ -265,7 +265,7 @@ return out
  * marker, ARGV[6] n field/value items, then those items, then entry IDs to ack. Returns 1
  * when the record was retired (the version was the row's newest).
  */
-const DEAD = `${ACK_FN}${PENDING_FN}
+const DEAD = `${ACK_FN}${PENDING_FN}${RELEASE_FN}
 local nf = tonumber(ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 7, 6 + nf))
 local retired = 0
@@ -273,7 +273,7 @@ if pendingVersion(redis.call('GET', KEYS[3])) == ARGV[3] then
   redis.call('SET', KEYS[3], ARGV[3] .. '|~', 'PX', ARGV[5])
   retired = 1
 end
-if redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('DEL', KEYS[4]) end
+release({ KEYS[4] }, ARGV[2])
 ack(KEYS[1], ARGV[1], 7 + nf)
 return retired
 `;
