@@ -101,8 +101,11 @@ return out
  * KEYS[1] stream, KEYS[2] version counter, then per write: its record, its cache entry, the
  * cache's invalidation sequence and the tag-version keys the write moves; ARGV[1] the tag
  * versions' TTL in ms, ARGV[2..4] the L1-bus channel ('' for none) and its message's text
- * before and after the sequence number, then per write: entity, key, op, payload, the entry's
- * bytes after its sequence field, the entry's TTL in ms, the number of tag keys. Each sequence
+ * before and after the sequence number, then per write: entity, key, the record's op letter
+ * (S or R: shown), payload, the entry's bytes after its sequence field, the entry's TTL in ms,
+ * the number of tag keys. Numbers are turned into text once, with %d: Lua formats a number with
+ * sprintf("%.14g") every time it is used as a string, and that was about 8% of the script's
+ * instructions (callgrind, bench/write_behind.ts workload). Each sequence
  * is incremented once per call; the tags are set to it and the entries stamped with it. So
  * whatever loaded the row before this step is stale (its capture is older than the tags), while
  * the new entry is current; and the record is written as shown (S/R), since the entry holds
@@ -116,15 +119,15 @@ while k <= #KEYS do
   n = n + 1
   local v = string.format('%d', first + n)
   local rec, entry, seqKey = KEYS[k], KEYS[k + 1], KEYS[k + 2]
-  local op, nt = ARGV[a + 2], tonumber(ARGV[a + 6])
+  local nt = tonumber(ARGV[a + 6])
   local seq = seqs[seqKey]
   if not seq then
-    seq = redis.call('INCR', seqKey)
+    seq = string.format('%d', redis.call('INCR', seqKey))
     seqs[seqKey] = seq
   end
   for t = 1, nt do redis.call('SET', KEYS[k + 2 + t], seq, 'PX', ARGV[1]) end
   recs[2 * n - 1] = rec
-  recs[2 * n] = v .. '|' .. string.upper(string.sub(op, 1, 1)) .. '|' .. ARGV[a + 3]
+  recs[2 * n] = v .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3]
   redis.call('XADD', KEYS[1], '*', 'e', ARGV[a], 'k', ARGV[a + 1], 'v', v)
   redis.call('SET', entry, 'ck2\\31' .. seq .. ARGV[a + 4], 'PX', ARGV[a + 5])
   out[2 * n - 1] = v
@@ -132,7 +135,7 @@ while k <= #KEYS do
   k = k + 3 + nt
   a = a + 7
 end
-redis.call('INCRBY', KEYS[2], n)
+redis.call('INCRBY', KEYS[2], string.format('%d', n))
 redis.call('MSET', unpack(recs))
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. seqs[KEYS[5]] .. ARGV[4]) end
 return out
@@ -550,7 +553,7 @@ export class RedisStreamQueue implements WriteQueue {
     for (const { write: w, entry: e } of items) {
       keys.push(this.rec(w.key), e.key, e.seqKey);
       for (const b of e.bumpKeys) keys.push(b);
-      args.push(w.entity, w.key, w.op, w.payload, e.tail, e.ttlMs, e.bumpKeys.length);
+      args.push(w.entity, w.key, w.op === 'save' ? 'S' : 'R', w.payload, e.tail, e.ttlMs, e.bumpKeys.length);
     }
     const n = keys.length;
     for (const a of args) keys.push(a);
