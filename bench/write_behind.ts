@@ -40,6 +40,12 @@ const ROWS = sized(1000, 64);
 const UPDATES = sized(10_000, 200);
 const WRITERS = 16;
 const ROUNDS = sized(3, 1);
+/**
+ * Untimed rounds first, every contestant alike: a round is 10,000 updates, about half a second
+ * of write-behind, and the first one that runs a code path compiles it as it goes (in profiling
+ * runs, a cold first round measured about half the throughput of the third).
+ */
+const WARMUP_ROUNDS = sized(1, 0);
 
 const PREFIX = 'wbbench';
 const WbBenchRow = benchRowEntity(TABLE);
@@ -287,7 +293,7 @@ async function writeBehindRound(
 export async function runWriteBehind(): Promise<WriteBehindResult> {
   console.log(
     `\n=== Write-behind: ${UPDATES.toLocaleString('en')} updates over ${ROWS.toLocaleString('en')} rows, ` +
-      `${WRITERS} writers, PostgreSQL (median of ${ROUNDS} rounds) ===`,
+      `${WRITERS} writers, PostgreSQL (median of ${ROUNDS} rounds after ${WARMUP_ROUNDS} untimed) ===`,
   );
   const redis = await startRedis();
   const client = new Redis(redis.url);
@@ -328,15 +334,19 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
   const savesAlone: ArmRound[] = [];
   const lagRounds: ArmRound[] = [];
   try {
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = -WARMUP_ROUNDS; round < ROUNDS; round++) {
+      // Warm-up rounds (round < 0) measure into lists nobody reads.
+      const keep = <T>(list: T[]) => (round < 0 ? [] : list);
       await resetRows(plain);
-      save.push((UPDATES / (await drive(perWriter, (u) => plainRepo.save(row(u)))).ms) * 1000);
+      keep(save).push((UPDATES / (await drive(perWriter, (u) => plainRepo.save(row(u)))).ms) * 1000);
       await resetRows(plain);
-      upsert.push((UPDATES / (await drive(perWriter, (u) => plainRepo.upsert(row(u), ['id']))).ms) * 1000);
-      const base = `wbbench-${process.pid}-${round}`;
-      inProcess.push(await writeBehindRound(setup, base, { flusher: 'here', stampLag: false }));
-      inWorker.push(await writeBehindRound(setup, `${base}w`, { flusher: 'worker', stampLag: false }));
-      savesAlone.push(await writeBehindRound(setup, `${base}a`, { flusher: 'after', stampLag: false }));
+      keep(upsert).push(
+        (UPDATES / (await drive(perWriter, (u) => plainRepo.upsert(row(u), ['id']))).ms) * 1000,
+      );
+      const base = `wbbench-${process.pid}-${round < 0 ? `warm${-round}` : round}`;
+      keep(inProcess).push(await writeBehindRound(setup, base, { flusher: 'here', stampLag: false }));
+      keep(inWorker).push(await writeBehindRound(setup, `${base}w`, { flusher: 'worker', stampLag: false }));
+      keep(savesAlone).push(await writeBehindRound(setup, `${base}a`, { flusher: 'after', stampLag: false }));
     }
     // The lag, in rounds of their own (see writeBehindRound).
     const base = `wbbench-${process.pid}-lag`;
