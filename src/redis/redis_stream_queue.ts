@@ -105,7 +105,7 @@ return out
  * (S or R: shown), payload, the entry's bytes after its sequence field, the entry's TTL in ms,
  * the number of tag keys. Numbers are turned into text once, with %d: Lua formats a number with
  * sprintf("%.14g") every time it is used as a string, and that was about 8% of the script's
- * instructions (callgrind, bench/write_behind.ts workload). Each sequence
+ * instructions (callgrind, append calls shaped like bench/write_behind.ts's). Each sequence
  * is incremented once per call; the tags are set to it and the entries stamped with it. So
  * whatever loaded the row before this step is stale (its capture is older than the tags), while
  * the new entry is current; and the record is written as shown (S/R), since the entry holds
