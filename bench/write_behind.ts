@@ -111,6 +111,9 @@ function pct(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/** Updates per second of a round of `UPDATES` that took `ms`. */
+const perSecond = (ms: number) => (UPDATES / ms) * 1000;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Results of the write-behind scenario. */
@@ -266,7 +269,7 @@ async function writeBehindRound(
 
   if (!stampLag) {
     await redis_del(client, queue);
-    return { ackOps: (UPDATES / r.ms) * 1000, flushedOps: (UPDATES / total) * 1000, lags: [] };
+    return { ackOps: perSecond(r.ms), flushedOps: perSecond(total), lags: [] };
   }
   // Lag: ack of (id, rev) → first applied version of id with rev' >= rev.
   const applied: { id: number; rev: number; at: Date }[] = await ds.query(
@@ -286,7 +289,7 @@ async function writeBehindRound(
     lags.push(Math.max(0, hit.at - at));
   }
   await redis_del(client, queue);
-  return { ackOps: (UPDATES / r.ms) * 1000, flushedOps: (UPDATES / total) * 1000, lags };
+  return { ackOps: perSecond(r.ms), flushedOps: perSecond(total), lags };
 }
 
 /** Runs the scenario and prints its table. */
@@ -338,11 +341,9 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
       // Warm-up rounds (round < 0) measure into lists nobody reads.
       const keep = <T>(list: T[]) => (round < 0 ? [] : list);
       await resetRows(plain);
-      keep(save).push((UPDATES / (await drive(perWriter, (u) => plainRepo.save(row(u)))).ms) * 1000);
+      keep(save).push(perSecond((await drive(perWriter, (u) => plainRepo.save(row(u)))).ms));
       await resetRows(plain);
-      keep(upsert).push(
-        (UPDATES / (await drive(perWriter, (u) => plainRepo.upsert(row(u), ['id']))).ms) * 1000,
-      );
+      keep(upsert).push(perSecond((await drive(perWriter, (u) => plainRepo.upsert(row(u), ['id']))).ms));
       const base = `wbbench-${process.pid}-${round < 0 ? `warm${-round}` : round}`;
       keep(inProcess).push(await writeBehindRound(setup, base, { flusher: 'here', stampLag: false }));
       keep(inWorker).push(await writeBehindRound(setup, `${base}w`, { flusher: 'worker', stampLag: false }));

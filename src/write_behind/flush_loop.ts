@@ -144,20 +144,11 @@ export class FlushLoop {
     const mayFlush =
       first !== undefined &&
       now >= this.pausedUntil &&
-      (this.rows.size >= this.options.batchSize ||
-        this.urgent > 0 ||
-        first.heldAt + this.options.maxDelayMs <= now ||
-        this.heldEntries >= this.options.batchSize * 4);
+      this.batchDue(this.rows.size, this.heldEntries, first.heldAt, now);
     const ready = mayFlush ? this.eligible(now) : [];
     const readyEntries = ready.reduce((n, r) => n + r.entries.length, 0);
     const oldest = ready.reduce((t, r) => Math.min(t, r.heldAt), Infinity);
-    if (
-      ready.length > 0 &&
-      (ready.length >= this.options.batchSize ||
-        this.urgent > 0 ||
-        oldest + this.options.maxDelayMs <= now ||
-        readyEntries >= this.options.batchSize * 4)
-    ) {
+    if (ready.length > 0 && this.batchDue(ready.length, readyEntries, oldest, now)) {
       await this.flushRows(ready.slice(0, this.options.batchSize));
       return;
     }
@@ -187,6 +178,19 @@ export class FlushLoop {
     const got = await this.queue.read(this.options.batchSize, Math.max(1, wait));
     this.lastRead = Date.now();
     this.hold(got, this.lastRead);
+  }
+
+  /**
+   * Whether `rows` rows holding `entries` entries, the oldest held since `oldestAt`, make a
+   * batch now: enough rows, a `flush()` waiting, the oldest at its deadline, or too many entries.
+   */
+  private batchDue(rows: number, entries: number, oldestAt: number, now: number): boolean {
+    return (
+      rows >= this.options.batchSize ||
+      this.urgent > 0 ||
+      oldestAt + this.options.maxDelayMs <= now ||
+      entries >= this.options.batchSize * 4
+    );
   }
 
   /** The row held longest (rows are kept in the order they were first held). */
@@ -381,10 +385,8 @@ export class FlushLoop {
     }
     const ms = performance.now() - started;
     const committedAt = Date.now();
-    const retired = await this.queue.complete(
-      rows.flatMap(entryIds),
-      writes.map((w) => ({ key: w.key, version: w.version })),
-    );
+    // A RowWrite names its row and version: it is the RowVersion the queue needs.
+    const retired = await this.queue.complete(rows.flatMap(entryIds), writes);
     let entries = 0;
     for (const r of rows) {
       entries += r.entries.length;
