@@ -116,18 +116,30 @@ describe('RedisStreamQueue row leases', () => {
     expect((await b.deadLetters()).map((d) => d.key)).toEqual(['r']);
   });
 
-  test('a batch of 1,200 rows is claimed and completed in full', async () => {
+  test('a batch of 1,200 rows is claimed and completed in full, in order, every entry acknowledged', async () => {
     const { a } = pair();
     const rows = [];
     for (let i = 0; i < 1200; i++) rows.push({ key: `k${i}`, version: await save(a, `k${i}`, i) });
+    const entries = [];
+    while (entries.length < 1200) entries.push(...(await a.read(500, 50)));
+    expect((await a.depth()).pending).toBe(1200);
     const claims = states(await a.claim(rows.map((r) => r.key)));
     expect(claims.filter((c) => c === 'write')).toHaveLength(1200);
     const b = new RedisStreamQueue({ client: admin, name: names[names.length - 1], consumer: 'b' });
     queues.push(b);
-    // Leases on both sides of the completion's thousand-key slices are a's.
+    // Leases on both sides of the completion's slices are a's.
     expect(states(await b.claim(['k7', 'k1100']))).toEqual(['busy', 'busy']);
-    const done = await a.complete([], rows);
-    expect(done.filter((c) => c === 'retired')).toHaveLength(1200);
+    // A newer write of one row in a late slice: its answer must come back in its place.
+    await save(a, 'k1000', -1);
+    const done = await a.complete(
+      entries.map((e) => e.id),
+      rows,
+    );
+    expect(done).toHaveLength(1200);
+    expect(done[1000]).toBe('newer');
+    expect(done.filter((c) => c === 'retired')).toHaveLength(1199);
+    // Every entry of the batch was acknowledged, whichever call carried it: only the newer write is left.
+    expect((await a.depth()).pending).toBe(1);
     // Every lease was dropped with the completion: another consumer takes newer writes at once.
     const next = [
       { key: 'k7', version: await save(a, 'k7', 7) },
