@@ -63,9 +63,12 @@ export interface RedisStreamQueueOptions {
 
 /*
  * Keys (all in one hash slot):
- *   cachekit:wb:{name}          the stream; fields e(ntity) k(ey) v(ersion): which row changed
- *                               (entries of earlier releases also hold o(p) and p(ayload))
+ *   cachekit:wb:{name}          the stream: one entry per append call, fields n (its number of
+ *                               writes) then e(ntity) k(ey) v(ersion) per write: which rows
+ *                               changed (entries of earlier releases hold one write without n,
+ *                               some with o(p) and p(ayload) too)
  *   cachekit:wb:{name}:seq      the version counter
+ *   cachekit:wb:{name}:n        writes appended and not yet acknowledged (pending())
  *   cachekit:wb:{name}:r:<row>  the row's newest pending write: "<version>|<o>|<payload>" (the
  *                               only copy of the payload: the flusher writes what it holds), o being
  *                               s/r (save/remove), S/R once its saver confirmed the cache shows
@@ -75,30 +78,35 @@ export interface RedisStreamQueueOptions {
  */
 
 /**
- * KEYS[1] stream, KEYS[2] version counter, KEYS[2+i] record of write i; ARGV four items per
- * write: entity, key, op, payload. The versions, row records and stream entries are written in
- * one step, so the newest version of a row is always the one its record names. Returns the
- * versions, in order.
+ * KEYS[1] stream, KEYS[2] version counter, KEYS[3] pending-write count, KEYS[3+i] record of
+ * write i; ARGV four items per write: entity, key, op, payload. The versions, row records and
+ * the stream entry (one for the call, naming every write) are written in one step, so the
+ * newest version of a row is always the one its record names. Returns the versions, in order.
  */
 const APPEND = `
-local n = #KEYS - 2
+local n = #KEYS - 3
 local first = redis.call('INCRBY', KEYS[2], n) - n
-local out, recs = {}, {}
+local out, recs, fields = {}, {}, { 'n', string.format('%d', n) }
 for i = 1, n do
   local a = (i - 1) * 4
   local v = string.format('%d', first + i)
-  recs[2 * i - 1] = KEYS[2 + i]
+  recs[2 * i - 1] = KEYS[3 + i]
   recs[2 * i] = v .. '|' .. string.sub(ARGV[a + 3], 1, 1) .. '|' .. ARGV[a + 4]
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a + 1], 'k', ARGV[a + 2], 'v', v)
+  local f = 6 * i - 3
+  fields[f], fields[f + 1], fields[f + 2], fields[f + 3], fields[f + 4], fields[f + 5] =
+    'e', ARGV[a + 1], 'k', ARGV[a + 2], 'v', v
   out[i] = v
 end
+redis.call('XADD', KEYS[1], '*', unpack(fields))
+redis.call('INCRBY', KEYS[3], n)
 redis.call('MSET', unpack(recs))
 return out
 `;
 
 /**
  * APPEND, and the cache side of each write in the same step (the cache's L2 is this Redis).
- * KEYS[1] stream, KEYS[2] version counter, then per write: its record, its cache entry, the
+ * KEYS[1] stream, KEYS[2] version counter, KEYS[3] pending-write count, then per write: its
+ * record, its cache entry, the
  * cache's invalidation sequence and the tag-version keys the write moves; ARGV[1] the tag
  * versions' TTL in ms, ARGV[2..4] the L1-bus channel ('' for none) and its message's text
  * before and after the sequence number, then per write: entity, key, the record's op letter
@@ -114,7 +122,7 @@ return out
  */
 const APPEND_SHOWN = `
 local first = redis.call('INCRBY', KEYS[2], 0)
-local seqs, out, recs, k, a, n = {}, {}, {}, 3, 5, 0
+local seqs, out, recs, fields, k, a, n = {}, {}, {}, { 'n', '' }, 4, 5, 0
 while k <= #KEYS do
   n = n + 1
   local v = string.format('%d', first + n)
@@ -128,16 +136,22 @@ while k <= #KEYS do
   for t = 1, nt do redis.call('SET', KEYS[k + 2 + t], seq, 'PX', ARGV[1]) end
   recs[2 * n - 1] = rec
   recs[2 * n] = v .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3]
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[a], 'k', ARGV[a + 1], 'v', v)
+  local f = 6 * n - 3
+  fields[f], fields[f + 1], fields[f + 2], fields[f + 3], fields[f + 4], fields[f + 5] =
+    'e', ARGV[a], 'k', ARGV[a + 1], 'v', v
   redis.call('SET', entry, 'ck2\\31' .. seq .. ARGV[a + 4], 'PX', ARGV[a + 5])
   out[2 * n - 1] = v
   out[2 * n] = seq
   k = k + 3 + nt
   a = a + 7
 end
-redis.call('INCRBY', KEYS[2], string.format('%d', n))
+local count = string.format('%d', n)
+fields[2] = count
+redis.call('XADD', KEYS[1], '*', unpack(fields))
+redis.call('INCRBY', KEYS[2], count)
+redis.call('INCRBY', KEYS[3], count)
 redis.call('MSET', unpack(recs))
-if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. seqs[KEYS[5]] .. ARGV[4]) end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3] .. seqs[KEYS[6]] .. ARGV[4]) end
 return out
 `;
 
@@ -203,15 +217,20 @@ end
 return out
 `;
 
-/** Acknowledges ARGV[from..] in slices (Lua's unpack has a stack limit). */
+/**
+ * Acknowledges the entries ARGV[from..], each "<stream ID>#<writes>" (or a bare ID for an entry
+ * of an earlier release, not in the count), and takes the writes of those it acknowledged (not
+ * another consumer before it) off the pending-write count.
+ */
 const ACK_FN = `
-local function ack(stream, group, from)
-  local i = from
-  while i <= #ARGV do
-    local j = math.min(i + 999, #ARGV)
-    redis.call('XACK', stream, group, unpack(ARGV, i, j))
-    i = j + 1
+local function ack(stream, group, count, from)
+  local done = 0
+  for i = from, #ARGV do
+    local id, n = string.match(ARGV[i], '^([^#]+)#(%d+)$')
+    if not id then id, n = ARGV[i], 0 end
+    if redis.call('XACK', stream, group, id) == 1 then done = done + n end
   end
+  if done > 0 then redis.call('DECRBY', count, done) end
 end
 `;
 
@@ -236,7 +255,8 @@ end
 `;
 
 /**
- * After a commit. KEYS[1] stream, then record/lease pairs of the rows written; ARGV[1] group,
+ * After a commit. KEYS[1] stream, KEYS[2] pending-write count, then record/lease pairs of the
+ * rows written; ARGV[1] group,
  * ARGV[2] consumer, ARGV[3] ms to keep flushed markers, ARGV[4] n rows, ARGV[5..4+n] their
  * versions, the rest entry IDs to ack. Per row: 2 retired and shown, 1 retired (the written
  * version was still the newest; it becomes a flushed marker), 0 a newer write is pending.
@@ -246,8 +266,8 @@ const COMPLETE = `${ACK_FN}${RELEASE_FN}
 local n = tonumber(ARGV[4])
 local out, leases = {}, {}
 for i = 1, n do
-  local rk = KEYS[2 * i]
-  leases[i] = KEYS[2 * i + 1]
+  local rk = KEYS[2 * i + 1]
+  leases[i] = KEYS[2 * i + 2]
   local head = redis.call('GETRANGE', rk, 0, 23)
   local v, op = string.match(head, '^(%d+)|(.)')
   if v == ARGV[4 + i] and op ~= '~' then
@@ -258,12 +278,13 @@ for i = 1, n do
   end
 end
 release(leases, ARGV[2])
-ack(KEYS[1], ARGV[1], 5 + n)
+ack(KEYS[1], ARGV[1], KEYS[2], 5 + n)
 return out
 `;
 
 /**
- * KEYS[1] stream, KEYS[2] dead stream, KEYS[3] record, KEYS[4] lease; ARGV[1] group,
+ * KEYS[1] stream, KEYS[2] dead stream, KEYS[3] record, KEYS[4] lease, KEYS[5] pending-write
+ * count; ARGV[1] group,
  * ARGV[2] consumer, ARGV[3] version, ARGV[4] max dead letters, ARGV[5] ms to keep the flushed
  * marker, ARGV[6] n field/value items, then those items, then entry IDs to ack. Returns 1
  * when the record was retired (the version was the row's newest).
@@ -277,7 +298,7 @@ if pendingVersion(redis.call('GET', KEYS[3])) == ARGV[3] then
   retired = 1
 end
 release({ KEYS[4] }, ARGV[2])
-ack(KEYS[1], ARGV[1], 7 + nf)
+ack(KEYS[1], ARGV[1], KEYS[5], 7 + nf)
 return retired
 `;
 
@@ -375,6 +396,8 @@ export class RedisStreamQueue implements WriteQueue {
   readonly deadKey: string;
   private readonly base: string;
   private readonly seqKey: string;
+  /** Writes appended and not yet acknowledged: entries hold several, so XPENDING cannot tell. */
+  private readonly countKey: string;
   private readonly group: string;
   private readonly owned: boolean;
   private readonly cmd: QueueCommands;
@@ -422,6 +445,7 @@ export class RedisStreamQueue implements WriteQueue {
     this.streamKey = this.base;
     this.deadKey = `${this.base}:dead`;
     this.seqKey = `${this.base}:seq`;
+    this.countKey = `${this.base}:n`;
     // An append that cannot reach Redis must fail (the write is not acknowledged), not queue.
     ({ client: this.client, owned: this.owned } = connect(options));
     const c = this.client as unknown as Record<string, unknown>;
@@ -505,9 +529,10 @@ export class RedisStreamQueue implements WriteQueue {
     const args: string[] = [];
     for (const w of writes) args.push(w.entity, w.key, w.op, w.payload);
     const vs = await this.cmd.cachekitWbAppend(
-      2 + writes.length,
+      3 + writes.length,
       this.streamKey,
       this.seqKey,
+      this.countKey,
       ...writes.map((w) => this.rec(w.key)),
       ...args,
     );
@@ -543,7 +568,7 @@ export class RedisStreamQueue implements WriteQueue {
   /** `appendMany` with each write's cache entry (see APPEND_SHOWN). */
   private async appendShownMany(items: readonly ShownAppend[]): Promise<AppendedShown[]> {
     await this.ready();
-    const keys: FrameArg[] = [this.streamKey, this.seqKey];
+    const keys: FrameArg[] = [this.streamKey, this.seqKey, this.countKey];
     // The bus message rides along when every write is of one cache whose bus is on this server.
     const first = items[0].entry;
     const ann = first.announcer;
@@ -626,7 +651,7 @@ export class RedisStreamQueue implements WriteQueue {
         this.group,
         this.consumer,
         0,
-        ...entryIds.slice(i, i + 1000),
+        ...entryIds.slice(i, i + 1000).map(streamId),
         'JUSTID',
       );
     }
@@ -669,7 +694,7 @@ export class RedisStreamQueue implements WriteQueue {
     const idsPerCall = Math.ceil(entryIds.length / calls);
     for (let c = 0; c < calls; c++) {
       const rows = written.slice(c * ROW_CHUNK, (c + 1) * ROW_CHUNK);
-      const items: FrameArg[] = [this.streamKey];
+      const items: FrameArg[] = [this.streamKey, this.countKey];
       for (const x of rows) items.push(this.rec(x.key), this.lease(x.key));
       items.push(this.group, this.consumer, FLUSHED_MARKER_MS, rows.length);
       for (const x of rows) items.push(String(x.version));
@@ -678,7 +703,7 @@ export class RedisStreamQueue implements WriteQueue {
       const r = await this.script<number[]>(
         COMPLETE_SCRIPT,
         'cachekitWbComplete',
-        1 + 2 * rows.length,
+        2 + 2 * rows.length,
         items,
       );
       for (const v of r) out.push(v === 2 ? 'shown' : v === 1 ? 'retired' : 'newer');
@@ -717,16 +742,17 @@ export class RedisStreamQueue implements WriteQueue {
       'n',
       String(letter.attempts),
       'ids',
-      letter.entries.join(','),
+      letter.entries.map(streamId).join(','),
       'at',
       String(Date.now()),
     ];
     const r = await this.cmd.cachekitWbDead(
-      4,
+      5,
       this.streamKey,
       this.deadKey,
       this.rec(letter.key),
       this.lease(letter.key),
+      this.countKey,
       this.group,
       this.consumer,
       String(letter.version),
@@ -758,8 +784,11 @@ export class RedisStreamQueue implements WriteQueue {
   }
 
   async depth(): Promise<QueueDepth> {
-    const g = await this.groupState();
+    const [g, count] = await Promise.all([this.groupState(), this.client.get(this.countKey)]);
     if (g === undefined) return { pending: 0, oldestAppendedAt: undefined };
+    // The count covers every write appended by this release. A queue only ever written by an
+    // earlier one (one write per entry, no count) is counted by its entries instead.
+    const counted = count !== null;
     let lag = g.lag;
     let firstUndelivered: string | undefined;
     if (lag === undefined || lag > 0) {
@@ -769,14 +798,14 @@ export class RedisStreamQueue implements WriteQueue {
         `(${g.lastDelivered}`,
         '+',
         'COUNT',
-        lag === undefined ? 10_000 : 1,
+        lag === undefined && !counted ? 10_000 : 1,
       )) as RawEntry[];
       firstUndelivered = after[0]?.[0];
       if (lag === undefined) lag = after.length;
     }
     const times = [g.minPending, firstUndelivered].filter((x): x is string => x !== undefined).map(idTime);
     return {
-      pending: g.pending + lag,
+      pending: counted ? Math.max(0, Number(count)) : g.pending + lag,
       oldestAppendedAt: times.length === 0 ? undefined : Math.min(...times),
     };
   }
@@ -815,7 +844,7 @@ export class RedisStreamQueue implements WriteQueue {
 
   /** Every key this queue wrote that may outlive its entries (for tests and tear-down). */
   fixedKeys(): string[] {
-    return [this.streamKey, this.deadKey, this.seqKey];
+    return [this.streamKey, this.deadKey, this.seqKey, this.countKey];
   }
 
   async close(): Promise<void> {
@@ -870,15 +899,34 @@ function fieldMap(flat: readonly unknown[]): Record<string, string> {
   return m;
 }
 
+/**
+ * The writes of stream entries. An entry of this release names several writes ("n" first, then
+ * e/k/v per write) and each of them gets the ID "<stream ID>#<n>": the flusher acknowledges it
+ * once all n are done, and the count tells the script how many writes that takes off the
+ * pending count. An entry of an earlier release is one write, under its bare ID.
+ */
 function parseEntries(raw: readonly RawEntry[]): QueueEntry[] {
   const out: QueueEntry[] = [];
-  for (const [id, fields] of raw) {
+  for (const [sid, fields] of raw) {
     // XAUTOCLAIM reports entries trimmed meanwhile with no fields; nothing to write for them.
     if (fields === null) continue;
-    const m = fieldMap(fields);
-    out.push({ id, entity: m.e, key: m.k, version: Number(m.v), appendedAt: idTime(id) });
+    const appendedAt = idTime(sid);
+    if (fields[0] !== 'n') {
+      const m = fieldMap(fields);
+      out.push({ id: sid, entity: m.e, key: m.k, version: Number(m.v), appendedAt });
+      continue;
+    }
+    const id = `${sid}#${fields[1]}`;
+    for (let i = 2; i + 5 < fields.length; i += 6)
+      out.push({ id, entity: fields[i + 1], key: fields[i + 3], version: Number(fields[i + 5]), appendedAt });
   }
   return out;
+}
+
+/** The stream entry ID of a write's entry ID (see parseEntries). */
+function streamId(entryId: string): string {
+  const i = entryId.indexOf('#');
+  return i < 0 ? entryId : entryId.slice(0, i);
 }
 
 function parseRecord(rec: string): RowRecord {

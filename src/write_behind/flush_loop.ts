@@ -50,6 +50,12 @@ const BUSY_DELAY_MS = 20;
 export class FlushLoop {
   private readonly rows = new Map<string, HeldRow>();
   private heldEntries = 0;
+  /**
+   * Held writes per entry ID. A queue may hand over several writes under one ID (a
+   * RedisStreamQueue entry names every write of an append call): the ID is acknowledged once
+   * none of its writes is held any more, whichever batches took them.
+   */
+  private readonly holds = new Map<string, number>();
   private running: Promise<void> | undefined;
   private stopping = false;
   /** `flush()` calls waiting: flush what is held without waiting for the batch to fill. */
@@ -237,9 +243,10 @@ export class FlushLoop {
         });
       } else {
         // The same entry may come back (reclaimed after we were thought dead): keep one copy.
-        if (r.entries.some((x) => x.id === e.id)) continue;
+        if (r.entries.some((x) => x.id === e.id && x.version === e.version)) continue;
         r.entries.push(e);
       }
+      this.holds.set(e.id, (this.holds.get(e.id) ?? 0) + 1);
       this.heldEntries++;
     }
   }
@@ -248,7 +255,24 @@ export class FlushLoop {
     if (this.rows.get(r.key) === r) {
       this.rows.delete(r.key);
       this.heldEntries -= r.entries.length;
+      for (const e of r.entries) {
+        const n = (this.holds.get(e.id) ?? 1) - 1;
+        if (n > 0) this.holds.set(e.id, n);
+        else this.holds.delete(e.id);
+      }
     }
+  }
+
+  /**
+   * The entry IDs that `rows` hold every held write of: those to acknowledge once `rows` are
+   * done. An ID with writes in other held rows waits for them.
+   */
+  private ackable(rows: readonly HeldRow[]): string[] {
+    const inRows = new Map<string, number>();
+    for (const r of rows) for (const e of r.entries) inRows.set(e.id, (inRows.get(e.id) ?? 0) + 1);
+    const out: string[] = [];
+    for (const [id, n] of inRows) if (this.holds.get(id) === n) out.push(id);
+    return out;
   }
 
   private async housekeeping(now: number): Promise<void> {
@@ -258,10 +282,10 @@ export class FlushLoop {
     }
     if (now - this.lastKeepAlive >= KEEPALIVE_EVERY_MS) {
       this.lastKeepAlive = now;
-      const ids: string[] = [];
+      const ids = new Set<string>();
       for (const r of this.rows.values())
-        if (now - r.heldAt >= KEEPALIVE_EVERY_MS) ids.push(...r.entries.map((e) => e.id));
-      if (ids.length > 0) await this.queue.keepAlive(ids);
+        if (now - r.heldAt >= KEEPALIVE_EVERY_MS) for (const e of r.entries) ids.add(e.id);
+      if (ids.size > 0) await this.queue.keepAlive([...ids]);
     }
     if (now - this.lastDepth >= DEPTH_EVERY_MS) {
       this.lastDepth = now;
@@ -299,7 +323,7 @@ export class FlushLoop {
     });
     if (stale.length > 0) {
       // Nothing of these rows is pending: a flush (maybe another consumer's) carried their writes.
-      await this.queue.complete(stale.flatMap(entryIds), []);
+      await this.queue.complete(this.ackable(stale), []);
       for (const r of stale) {
         this.counters.coalesced += r.entries.length;
         this.drop(r);
@@ -386,7 +410,7 @@ export class FlushLoop {
     const ms = performance.now() - started;
     const committedAt = Date.now();
     // A RowWrite names its row and version: it is the RowVersion the queue needs.
-    const retired = await this.queue.complete(rows.flatMap(entryIds), writes);
+    const retired = await this.queue.complete(this.ackable(rows), writes);
     let entries = 0;
     for (const r of rows) {
       entries += r.entries.length;
@@ -417,7 +441,7 @@ export class FlushLoop {
       payload,
       error: messageOf(err),
       attempts: r.attempts,
-      entries: entryIds(r),
+      entries: this.ackable([r]),
     });
     this.drop(r);
     this.counters.deadLetters++;
@@ -437,10 +461,6 @@ export class FlushLoop {
       });
     }
   }
-}
-
-function entryIds(r: HeldRow): string[] {
-  return r.entries.map((e) => e.id);
 }
 
 function messageOf(err: unknown): string {

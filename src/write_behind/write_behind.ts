@@ -188,7 +188,10 @@ export class WriteBehind {
     await this.loop.refreshDepth().catch(() => {});
   }
 
-  /** Writes appended and not yet persisted, queue-wide. */
+  /**
+   * Writes appended and not yet acknowledged (persisted, superseded or dead-lettered), queue-wide.
+   * A `RedisStreamQueue` acknowledges the writes of one append call together, once all are done.
+   */
   async pending(): Promise<number> {
     return (await this.queue.depth()).pending;
   }

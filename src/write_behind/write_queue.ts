@@ -33,7 +33,11 @@ export interface QueuedWrite {
  * the flusher writes the row's newest state, which `claim` hands over.
  */
 export interface QueueEntry {
-  /** Its position in the queue (a stream entry ID for Redis), used to acknowledge it. */
+  /**
+   * Its position in the queue, used to acknowledge it. Several writes may share one (a Redis
+   * stream entry holds every write of an append call): it is acknowledged once, when all of
+   * them are done.
+   */
   readonly id: string;
   /** The entity's name. */
   readonly entity: string;
@@ -91,13 +95,16 @@ export interface DeadLetter {
   readonly error: string;
   /** Persist attempts made. */
   readonly attempts: number;
-  /** Positions of the queue entries it stood for (superseded versions of the row included). */
+  /**
+   * Positions of the queue entries acknowledged with it: its row's (superseded versions
+   * included), but for those that also name a write still pending.
+   */
   readonly entries: readonly string[];
   /** When it was dead-lettered, ms since the epoch. */
   readonly at: number;
 }
 
-/** Queue depth: entries appended and not yet acknowledged. */
+/** Queue depth: writes appended and not yet acknowledged. */
 export interface QueueDepth {
   readonly pending: number;
   /** Append time of the oldest of them, ms since the epoch. */
@@ -165,7 +172,7 @@ export interface WriteQueue {
   head(): Promise<string | undefined>;
   /** Whether every entry up to `position` has been acknowledged (persisted, superseded or dead-lettered). */
   settled(position: string): Promise<boolean>;
-  /** Entries appended and not yet acknowledged. */
+  /** Writes appended and not yet acknowledged. */
   depth(): Promise<QueueDepth>;
   /** The newest dead letters, up to `max`, oldest first. */
   deadLetters(max?: number): Promise<DeadLetter[]>;

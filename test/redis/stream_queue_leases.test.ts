@@ -116,6 +116,34 @@ describe('RedisStreamQueue row leases', () => {
     expect((await b.deadLetters()).map((d) => d.key)).toEqual(['r']);
   });
 
+  test('one entry per append call: its writes share an ID, and acknowledging it takes all of them off the count, once', async () => {
+    const { a } = pair();
+    await Promise.all([save(a, 'x1', 1), save(a, 'x2', 1), save(a, 'x3', 1)]);
+    expect(await admin.xlen(a.streamKey)).toBe(1);
+    expect((await a.depth()).pending).toBe(3);
+    const entries = await a.read(10, 50);
+    expect(entries.map((e) => e.key)).toEqual(['x1', 'x2', 'x3']);
+    expect(new Set(entries.map((e) => e.id)).size).toBe(1);
+    // A dead letter acknowledges the entry for its three writes; a second acknowledgment of it
+    // (another consumer that took it over meanwhile) changes nothing.
+    await a.deadLetter({
+      entity: 'Row',
+      key: 'x1',
+      op: 'save',
+      version: entries[0].version,
+      payload: '{}',
+      error: 'e',
+      attempts: 1,
+      entries: [entries[0].id],
+    });
+    expect((await a.depth()).pending).toBe(0);
+    expect(await a.complete([entries[0].id], [])).toEqual([]);
+    await save(a, 'x4', 1);
+    expect((await a.depth()).pending).toBe(1);
+    // The dead letter names the stream entry itself.
+    expect((await a.deadLetters())[0].entries).toEqual([entries[0].id.split('#')[0]]);
+  });
+
   test('a batch of 1,200 rows is claimed and completed in full, in order, every entry acknowledged', async () => {
     const { a } = pair();
     const rows = [];

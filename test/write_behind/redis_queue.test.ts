@@ -84,8 +84,18 @@ describe('write-behind on a Redis stream (PostgreSQL)', () => {
     const q = wb.queue as RedisStreamQueue;
     await items.save({ id: 5, name: 'desk', price: 90, rev: 1 });
     const [[, fields]] = (await admin.xrange(q.streamKey, '-', '+')) as [string, string[]][];
-    const [pending] = await q.latest([fields[3]]);
-    expect(fields).toEqual(['e', 'WbRqItem', 'k', expect.any(String), 'v', String(pending!.version)]);
+    const [pending] = await q.latest([fields[5]]);
+    // One entry per append call: its number of writes, then entity, key and version of each.
+    expect(fields).toEqual([
+      'n',
+      '1',
+      'e',
+      'WbRqItem',
+      'k',
+      expect.any(String),
+      'v',
+      String(pending!.version),
+    ]);
     expect(pending).toMatchObject({ op: 'save' });
     expect(JSON.parse((pending as { payload: string }).payload)).toMatchObject({ name: 'desk', rev: 1 });
     await wb.flush();
@@ -97,7 +107,7 @@ describe('write-behind on a Redis stream (PostgreSQL)', () => {
     const q = wb.queue as RedisStreamQueue;
     await items.save({ id: 6, name: 'shelf', price: 30, rev: 2 });
     const [[, fields]] = (await admin.xrange(q.streamKey, '-', '+')) as [string, string[]][];
-    const key = fields[3];
+    const key = fields[5];
     const [rec] = await q.latest([key]);
     // What an earlier release appended for the same write: op and payload in the entry.
     const payload = (rec as { payload: string }).payload;
@@ -121,6 +131,36 @@ describe('write-behind on a Redis stream (PostgreSQL)', () => {
     expect((await admin.xpending(q.streamKey, 'flushers'))[0]).toBe(0);
     expect(wb.stats()).toMatchObject({ flushed: 1, deadLetters: 0 });
   });
+  test('saves of one tick share a stream entry: it is acknowledged only once all its writes are in the database', async () => {
+    const wb = start({ maxDelay: '1h' });
+    const q = wb.queue as RedisStreamQueue;
+    const rows = [21, 22, 23].map((id) => ({ id, name: `n${id}`, price: id, rev: 1 }));
+    await Promise.all(rows.map((r) => items.save(r)));
+    const entries = (await admin.xrange(q.streamKey, '-', '+')) as [string, string[]][];
+    expect(entries).toHaveLength(1);
+    // pending() counts writes, not entries.
+    expect(await wb.pending()).toBe(3);
+    // Another flusher holds row 22's lease: this one writes 21 and 23, and must keep the entry.
+    const other = queue(names[names.length - 1], { consumer: 'other' });
+    const keys = entries[0][1].filter((_, i) => i % 6 === 5);
+    expect(keys).toHaveLength(3);
+    const key22 = keys.find((k) => k.endsWith(':22'))!;
+    expect(await other.claim([key22])).toEqual([expect.objectContaining({ op: 'save' })]);
+    await expect(wb.flush('600ms')).rejects.toThrow(/timed out/);
+    expect(await inDb(21)).toMatchObject({ name: 'n21' });
+    expect(await inDb(23)).toMatchObject({ name: 'n23' });
+    expect(await inDb(22)).toBeNull();
+    expect((await admin.xpending(q.streamKey, 'flushers'))[0]).toBe(1);
+    expect(await wb.pending()).toBe(3);
+    // Once the lease is free, row 22 is written and the entry acknowledged, with its three writes.
+    await other.release([key22]);
+    await wb.flush('10s');
+    expect(await inDb(22)).toMatchObject({ name: 'n22' });
+    expect((await admin.xpending(q.streamKey, 'flushers'))[0]).toBe(0);
+    expect(await wb.pending()).toBe(0);
+    await other.close();
+  });
+
   test('coalescing: 100 saves to one id make a handful of database writes, the last one wins', async () => {
     const wb = start(); // default batching: 500 writes or 100 ms
     for (let rev = 1; rev <= 100; rev++) await items.save({ id: 2, name: `v${rev}`, price: rev, rev });
