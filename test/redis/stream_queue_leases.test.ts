@@ -144,6 +144,19 @@ describe('RedisStreamQueue row leases', () => {
     expect((await a.deadLetters())[0].entries).toEqual([entries[0].id.split('#')[0]]);
   });
 
+  test('completing a row already retired, or without a record, leaves it so', async () => {
+    const { a } = pair();
+    const v = await save(a, 'r', 1);
+    expect(await a.complete([], [{ key: 'r', version: v }])).toEqual(['retired']);
+    // A second completion of the same version finds the flushed marker: it stays one, and expires.
+    expect(await a.complete([], [{ key: 'r', version: v }])).toEqual(['newer']);
+    expect(await a.latest(['r'])).toEqual([{ flushed: true, version: v }]);
+    expect(await admin.pttl(`cachekit:wb:{${names[names.length - 1]}}:r:r`)).toBeGreaterThan(0);
+    // No record at all: none is left behind.
+    expect(await a.complete([], [{ key: 'none', version: 1 }])).toEqual(['newer']);
+    expect(await a.latest(['none'])).toEqual([undefined]);
+  });
+
   test('a batch of 1,200 rows is claimed and completed in full, in order, every entry acknowledged', async () => {
     const { a } = pair();
     const rows = [];
@@ -168,6 +181,11 @@ describe('RedisStreamQueue row leases', () => {
     expect(done.filter((c) => c === 'retired')).toHaveLength(1199);
     // Every entry of the batch was acknowledged, whichever call carried it: only the newer write is left.
     expect((await a.depth()).pending).toBe(1);
+    // …and its record is intact: the completion put it back as it was.
+    const [newer] = await a.latest(['k1000']);
+    expect(newer).toMatchObject({ op: 'save', version: rows[1199].version + 1 });
+    expect(JSON.parse((newer as { payload: string }).payload)).toEqual({ id: 'k1000', n: -1 });
+    expect(await admin.pttl(`cachekit:wb:{${names[names.length - 1]}}:r:k1000`)).toBe(-1);
     // Every lease was dropped with the completion: another consumer takes newer writes at once.
     const next = [
       { key: 'k7', version: await save(a, 'k7', 7) },
