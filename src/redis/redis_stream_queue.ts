@@ -106,19 +106,19 @@ return out
 /**
  * APPEND, and the cache side of each write in the same step (the cache's L2 is this Redis).
  * KEYS[1] stream, KEYS[2] version counter, KEYS[3] pending-write count, then per write: its
- * record, its cache entry, the
- * cache's invalidation sequence and the tag-version keys the write moves; ARGV[1] the tag
- * versions' TTL in ms, ARGV[2..4] the L1-bus channel ('' for none) and its message's text
- * before and after the sequence number, then per write: entity, key, the record's op letter
- * (S or R: shown), payload, the entry's bytes after its sequence field, the entry's TTL in ms,
- * the number of tag keys. Numbers are turned into text once, with %d: Lua formats a number with
- * sprintf("%.14g") every time it is used as a string, and that was about 8% of the script's
- * instructions (callgrind, append calls shaped like bench/write_behind.ts's). Each sequence
- * is incremented once per call; the tags are set to it and the entries stamped with it. So
- * whatever loaded the row before this step is stale (its capture is older than the tags), while
- * the new entry is current; and the record is written as shown (S/R), since the entry holds
- * this very write. The bus message (all writes share the first one's sequence then) goes out
- * last, once every entry is stored. Returns version and sequence of each write, in order.
+ * record, its cache entry, the cache's invalidation sequence and the tag-version keys the write
+ * moves; ARGV[1] the tag versions' TTL in ms, ARGV[2..4] the L1-bus channel ('' for none) and
+ * its message's text before and after the sequence number, then per write: entity, key, the
+ * record's op letter (S or R: shown), payload, the entry's bytes after its sequence field, the
+ * entry's TTL in ms, the number of tag keys. Numbers are turned into text once, with %d: Lua
+ * formats a number with sprintf("%.14g") every time it is used as a string, and that was about
+ * 8% of the script's instructions (callgrind, append calls shaped like bench/write_behind.ts's).
+ * Each sequence is incremented once per call; the tags are set to it and the entries stamped
+ * with it. So whatever loaded the row before this step is stale (its capture is older than the
+ * tags), while the new entry is current; and the record is written as shown (S/R), since the
+ * entry holds this very write. The bus message (all writes share the first one's sequence then)
+ * goes out last, once every entry is stored. Returns version and sequence of each write, in
+ * order.
  */
 const APPEND_SHOWN = `
 local count = string.format('%d', (#ARGV - 4) / 7)
@@ -288,10 +288,9 @@ return out
 
 /**
  * KEYS[1] stream, KEYS[2] dead stream, KEYS[3] record, KEYS[4] lease, KEYS[5] pending-write
- * count; ARGV[1] group,
- * ARGV[2] consumer, ARGV[3] version, ARGV[4] max dead letters, ARGV[5] ms to keep the flushed
- * marker, ARGV[6] n field/value items, then those items, then entry IDs to ack. Returns 1
- * when the record was retired (the version was the row's newest).
+ * count; ARGV[1] group, ARGV[2] consumer, ARGV[3] version, ARGV[4] max dead letters, ARGV[5] ms
+ * to keep the flushed marker, ARGV[6] n field/value items, then those items, then entry IDs to
+ * ack. Returns 1 when the record was retired (the version was the row's newest).
  */
 const DEAD = `${ACK_FN}${PENDING_FN}${RELEASE_FN}
 local nf = tonumber(ARGV[6])

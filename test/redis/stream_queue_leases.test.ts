@@ -144,6 +144,35 @@ describe('RedisStreamQueue row leases', () => {
     expect((await a.deadLetters())[0].entries).toEqual([entries[0].id.split('#')[0]]);
   });
 
+  test('a queue written only by an earlier release (one write per entry, no count) is counted by its entries', async () => {
+    const { a } = pair();
+    await a.depth(); // creates the group
+    for (let i = 0; i < 3; i++)
+      await admin.xadd(
+        a.streamKey,
+        '*',
+        'e',
+        'Row',
+        'k',
+        `old${i}`,
+        'o',
+        'save',
+        'v',
+        String(i + 1),
+        'p',
+        '{}',
+      );
+    expect((await a.depth()).pending).toBe(3);
+    const entries = await a.read(10, 50);
+    expect(entries.map((e) => e.key)).toEqual(['old0', 'old1', 'old2']);
+    expect((await a.depth()).pending).toBe(3);
+    await a.complete(
+      entries.slice(0, 2).map((e) => e.id),
+      [],
+    );
+    expect((await a.depth()).pending).toBe(1);
+  });
+
   test('completing a row already retired, or without a record, leaves it so', async () => {
     const { a } = pair();
     const v = await save(a, 'r', 1);
