@@ -78,12 +78,24 @@ export interface RedisStreamQueueOptions {
  */
 
 /**
+ * Names write i of an append call in its stream entry's fields (after `n` and the count, see
+ * the key layout above): e, k, v.
+ */
+const ENTRY_FN = `
+local function name(fields, i, entity, key, version)
+  local f = 6 * i - 3
+  fields[f], fields[f + 1], fields[f + 2], fields[f + 3], fields[f + 4], fields[f + 5] =
+    'e', entity, 'k', key, 'v', version
+end
+`;
+
+/**
  * KEYS[1] stream, KEYS[2] version counter, KEYS[3] pending-write count, KEYS[3+i] record of
  * write i; ARGV four items per write: entity, key, op, payload. The versions, row records and
  * the stream entry (one for the call, naming every write) are written in one step, so the
  * newest version of a row is always the one its record names. Returns the versions, in order.
  */
-const APPEND = `
+const APPEND = `${ENTRY_FN}
 local n = #KEYS - 3
 local first = redis.call('INCRBY', KEYS[2], n) - n
 local out, recs, fields = {}, {}, { 'n', string.format('%d', n) }
@@ -92,9 +104,7 @@ for i = 1, n do
   local v = string.format('%d', first + i)
   recs[2 * i - 1] = KEYS[3 + i]
   recs[2 * i] = v .. '|' .. string.sub(ARGV[a + 3], 1, 1) .. '|' .. ARGV[a + 4]
-  local f = 6 * i - 3
-  fields[f], fields[f + 1], fields[f + 2], fields[f + 3], fields[f + 4], fields[f + 5] =
-    'e', ARGV[a + 1], 'k', ARGV[a + 2], 'v', v
+  name(fields, i, ARGV[a + 1], ARGV[a + 2], v)
   out[i] = v
 end
 redis.call('XADD', KEYS[1], '*', unpack(fields))
@@ -120,7 +130,7 @@ return out
  * goes out last, once every entry is stored. Returns version and sequence of each write, in
  * order.
  */
-const APPEND_SHOWN = `
+const APPEND_SHOWN = `${ENTRY_FN}
 local count = string.format('%d', (#ARGV - 4) / 7)
 local first = redis.call('INCRBY', KEYS[2], count) - tonumber(count)
 local seqs, out, recs, fields, k, a, n = {}, {}, {}, { 'n', count }, 4, 5, 0
@@ -137,9 +147,7 @@ while k <= #KEYS do
   for t = 1, nt do redis.call('SET', KEYS[k + 2 + t], seq, 'PX', ARGV[1]) end
   recs[2 * n - 1] = rec
   recs[2 * n] = v .. '|' .. ARGV[a + 2] .. '|' .. ARGV[a + 3]
-  local f = 6 * n - 3
-  fields[f], fields[f + 1], fields[f + 2], fields[f + 3], fields[f + 4], fields[f + 5] =
-    'e', ARGV[a], 'k', ARGV[a + 1], 'v', v
+  name(fields, n, ARGV[a], ARGV[a + 1], v)
   redis.call('SET', entry, 'ck2\\31' .. seq .. ARGV[a + 4], 'PX', ARGV[a + 5])
   out[2 * n - 1] = v
   out[2 * n] = seq
