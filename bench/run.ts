@@ -190,6 +190,14 @@ JSON: ${jsonPath}`);
         `flusher in a worker process ${fmtRatio(writeBehind.worker.ratioVsSave)}`,
     ],
     [
+      `Write-behind save with batchSize ${writeBehind.tuned.batchSize.toLocaleString('en')} ÷ repository.save (info)`,
+      fmtRatio(writeBehind.tuned.ratioVsSave),
+      '(info)',
+      '',
+      `${fmtOps(writeBehind.tuned.ackOps)} updates/s; flush lag p50 ${fmtMs(writeBehind.tuned.lagP50Ms)}, ` +
+        `p99 ${fmtMs(writeBehind.tuned.lagP99Ms)}: fewer, larger flushes coalesce more per row`,
+    ],
+    [
       "Invalidation reaches another instance's L1, p99 (p50)",
       fmtMs(bus.p99),
       '(info)',
