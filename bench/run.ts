@@ -190,12 +190,12 @@ JSON: ${jsonPath}`);
         `flusher in a worker process ${fmtRatio(writeBehind.worker.ratioVsSave)}`,
     ],
     [
-      `Write-behind save with batchSize ${writeBehind.tuned.batchSize.toLocaleString('en')} ÷ repository.save (info)`,
-      fmtRatio(writeBehind.tuned.ratioVsSave),
+      `Write-behind save with batchSize ${writeBehind.small.batchSize.toLocaleString('en')} ÷ repository.save (info)`,
+      fmtRatio(writeBehind.small.ratioVsSave),
       '(info)',
       '',
-      `${fmtOps(writeBehind.tuned.ackOps)} updates/s; flush lag p50 ${fmtMs(writeBehind.tuned.lagP50Ms)}, ` +
-        `p99 ${fmtMs(writeBehind.tuned.lagP99Ms)}: fewer, larger flushes coalesce more per row`,
+      `${fmtOps(writeBehind.small.ackOps)} updates/s; flush lag p50 ${fmtMs(writeBehind.small.lagP50Ms)}, ` +
+        `p99 ${fmtMs(writeBehind.small.lagP99Ms)}: smaller batches flush sooner and coalesce less`,
     ],
     [
       "Invalidation reaches another instance's L1, p99 (p50)",

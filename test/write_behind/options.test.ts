@@ -3,9 +3,9 @@ import { RedisStreamQueue } from '../../src/redis';
 import { resolveWriteBehindOptions } from '../../src/write_behind/write_behind_options';
 
 describe('write-behind options', () => {
-  test('defaults: 500 writes or 100 ms per batch, 10 attempts, backoff 100 ms doubling to 30 s', () => {
+  test('defaults: 2,000 rows or 100 ms per batch, 10 attempts, backoff 100 ms doubling to 30 s', () => {
     expect(resolveWriteBehindOptions()).toEqual({
-      batchSize: 500,
+      batchSize: 2000,
       maxDelayMs: 100,
       maxAttempts: 10,
       retryDelayMs: 100,

@@ -162,7 +162,7 @@ describe('write-behind on a Redis stream (PostgreSQL)', () => {
   });
 
   test('coalescing: 100 saves to one id make a handful of database writes, the last one wins', async () => {
-    const wb = start(); // default batching: 500 writes or 100 ms
+    const wb = start(); // default batching: 2,000 rows or 100 ms
     for (let rev = 1; rev <= 100; rev++) await items.save({ id: 2, name: `v${rev}`, price: rev, rev });
     expect(await items.findOneById(2)).toMatchObject({ rev: 100 });
     await wb.flush();
