@@ -5,11 +5,12 @@ import { sleep } from './services';
  * Records the commands a client sends and how many times it writes to its socket: commands
  * written together (a pipeline) travel in one write, and are answered in one round trip.
  */
-export function countCommands(client: Redis): { names: string[]; writes: number } {
-  const seen = { names: [] as string[], writes: 0 };
+export function countCommands(client: Redis): { names: string[]; args: unknown[][]; writes: number } {
+  const seen = { names: [] as string[], args: [] as unknown[][], writes: 0 };
   const original = client.sendCommand.bind(client);
-  client.sendCommand = ((cmd: { name: string }, stream?: unknown) => {
+  client.sendCommand = ((cmd: { name: string; args: unknown[] }, stream?: unknown) => {
     seen.names.push(cmd.name);
+    seen.args.push(cmd.args);
     return original(cmd as never, stream as never);
   }) as never;
   const socket = client.stream;
