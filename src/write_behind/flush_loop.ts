@@ -39,6 +39,13 @@ const DEPTH_EVERY_MS = 250;
 const READ_GAP_MS = 5;
 /** Retry delay for a row another consumer is writing. */
 const BUSY_DELAY_MS = 20;
+/**
+ * Most queue entries asked for in one read, whatever the batch size. The held writes are capped
+ * (four batches' worth) before a read, so one read is what can overshoot the cap, and a
+ * `RedisStreamQueue` entry may name up to 256 writes: this keeps that overshoot where it was
+ * with batches of 500. Under a steady flow a read every few ms takes far fewer.
+ */
+const READ_ENTRIES = 500;
 
 /**
  * The flusher: takes writes from the queue, coalesces them per row, and persists them in
@@ -181,7 +188,7 @@ export class FlushLoop {
         return;
       }
     }
-    const got = await this.queue.read(this.options.batchSize, Math.max(1, wait));
+    const got = await this.queue.read(Math.min(this.options.batchSize, READ_ENTRIES), Math.max(1, wait));
     this.lastRead = Date.now();
     this.hold(got, this.lastRead);
   }

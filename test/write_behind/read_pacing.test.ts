@@ -19,8 +19,11 @@ class WbPacingRow {
 /** The in-process queue, counting the flusher's reads. */
 class CountingQueue extends MemoryWriteQueue {
   reads = 0;
+  /** The most entries a read asked for. */
+  largest = 0;
   override read(max: number, waitMs: number) {
     this.reads++;
+    this.largest = Math.max(this.largest, max);
     return super.read(max, waitMs);
   }
 }
@@ -64,5 +67,18 @@ describe('write-behind flusher: reads while a batch fills', () => {
     const inDb = await db.ds.getRepository(WbPacingRow).find({ order: { id: 'ASC' } });
     expect(inDb).toHaveLength(Math.min(50, saves));
     for (const r of inDb) expect(r.n).toBe(saves - 1 - ((saves - 1 - r.id) % 50));
+  });
+
+  test('a read asks for at most 500 entries, whatever the batch size, and a backlog still drains', async () => {
+    await wb?.close();
+    // A backlog queued before the flusher starts: reads then take all they are allowed.
+    const queue = new CountingQueue();
+    wb = startWriteBehind(db.ds, db.cache, { queue, batchSize: 5000, flusher: true });
+    const rows = db.ck.repository(db.ds.getRepository(WbPacingRow));
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => rows.save({ id: 100 + i, n: i })));
+    await wb.flush('30s');
+    // An entry of a RedisStreamQueue may name 256 writes: the read size bounds what one read holds.
+    expect(queue.largest).toBe(500);
+    expect(await db.ds.getRepository(WbPacingRow).count()).toBe(50 + 3000);
   });
 });
