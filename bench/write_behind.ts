@@ -46,8 +46,8 @@ const ROUNDS = sized(3, 1);
  * Untimed rounds first, every contestant alike. A round is 10,000 updates per contestant, about
  * a second of write-behind, and the code compiles as it runs: in a profiling run of the
  * in-process arm alone (2-core machine), successive rounds of 10,000 saves went 5.8k, 8.3k, 9.4k,
- * 10.4k, 10.7k, 10.8k per second. A bench round runs three write-behind arms, so two untimed
- * rounds (60,000 saves) reach that plateau; the direct contestants' rounds last several
+ * 10.4k, 10.7k, 10.8k per second. A bench round runs four write-behind arms, so two untimed
+ * rounds (80,000 saves) reach that plateau; the direct contestants' rounds last several
  * seconds each and are warm well within one.
  */
 const WARMUP_ROUNDS = sized(2, 0);
@@ -435,8 +435,8 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
   const wFlushed = inWorker.map((r) => r.flushedOps);
   const wLags = [...lagRounds[1].lags].sort((a, b) => a - b);
   const alone = savesAlone.map((r) => r.ackOps);
-  const tAck = small.map((r) => r.ackOps);
-  const tLags = [...lagRounds[2].lags].sort((a, b) => a - b);
+  const sAck = small.map((r) => r.ackOps);
+  const sLags = [...lagRounds[2].lags].sort((a, b) => a - b);
   const result: WriteBehindResult = {
     directSaveOps: median(save),
     directUpsertOps: median(upsert),
@@ -457,11 +457,11 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
     savesAlone: { ackOps: median(alone), ratioVsSave: median(alone) / median(save) },
     small: {
       batchSize: SMALL_BATCH,
-      ackOps: median(tAck),
+      ackOps: median(sAck),
       flushedOps: median(small.map((r) => r.flushedOps)),
-      ratioVsSave: median(tAck) / median(save),
-      lagP50Ms: pct(tLags, 0.5),
-      lagP99Ms: pct(tLags, 0.99),
+      ratioVsSave: median(sAck) / median(save),
+      lagP50Ms: pct(sLags, 0.5),
+      lagP99Ms: pct(sLags, 0.99),
     },
   };
   const range = (xs: number[]) => `${fmtOps(Math.min(...xs))}–${fmtOps(Math.max(...xs))}`;
@@ -509,7 +509,7 @@ export async function runWriteBehind(): Promise<WriteBehindResult> {
       [
         `write-behind save, batchSize ${SMALL_BATCH.toLocaleString('en')} (info)`,
         fmtOps(result.small.ackOps),
-        range(tAck),
+        range(sAck),
         ratio(result.small.ackOps),
       ],
     ],
